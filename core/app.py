@@ -1,0 +1,176 @@
+"""The app factory: ordered, named configure steps (no app is built at import)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.menu import Menu
+
+from core import defaults, models  # noqa: F401  (mappers)
+from core.extensions import csrf, db, migrate
+from core.plugins import PluginRegistry
+from core.scoping import set_request_scope, unscoped
+from core.security import ROLES, user_region_path
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "migrations"
+
+
+def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
+    """Build the app. ``serving`` (the WSGI entry point and ``retiree-admin run``) refuses
+    the default secret key outside debug and demo mode."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="templates", static_folder="static",
+                static_url_path="/ra-static")
+    configure_settings(app, test_config)
+    if serving:
+        check_secret_key(app)
+    configure_database(app)
+    plugins = configure_plugins(app)
+    configure_request_scope(app)
+    with app.app_context():
+        appbuilder = configure_appbuilder(app)
+        register_core_views(appbuilder)
+        register_plugin_views(appbuilder, plugins)
+    configure_cli(app, plugins)
+    return app
+
+
+def _env_value(raw: str):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def configure_settings(app: Flask, test_config: dict | None) -> None:
+    """Defaults from config.py, then the RETIREE_ADMIN_CONFIG file, then env vars."""
+    app.config.from_object("config")
+    if os.environ.get("RETIREE_ADMIN_CONFIG"):
+        app.config.from_envvar("RETIREE_ADMIN_CONFIG")
+    for key, raw in os.environ.items():
+        if key.startswith("RETIREE_ADMIN_") and key != "RETIREE_ADMIN_CONFIG":
+            app.config[key.removeprefix("RETIREE_ADMIN_")] = _env_value(raw)
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'retiree_admin.db'}")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://") or uri.startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    app.config["FAB_ROLES"] = ROLES
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
+                          "translations;" + str(Path(__file__).parent / "translations"))
+
+
+class InsecureConfig(RuntimeError):
+    pass
+
+
+def check_secret_key(app: Flask) -> None:
+    insecure = app.config["SECRET_KEY"] == app.config["DEFAULT_SECRET_KEY"]
+    if insecure and not (app.debug or app.testing or app.config.get("DEMO_MODE")):
+        raise InsecureConfig(
+            "拒绝启动：SECRET_KEY 仍为默认值。请设置环境变量 SECRET_KEY（演示请用 --demo）。")
+
+
+def configure_database(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
+
+
+def configure_plugins(app: Flask) -> PluginRegistry:
+    plugins = PluginRegistry()
+    plugins.load(app.config["PLUGIN_PACKAGES"], app.config["PLUGIN_ENTRY_POINT_GROUP"],
+                 app.config["PLUGINS_BLOCKLIST"], core_modules=[defaults])
+    app.extensions["retiree_admin.plugins"] = plugins
+    return plugins
+
+
+def configure_appbuilder(app: Flask) -> AppBuilder:
+    # CSRF before AppBuilder, or API login breaks (FAB_NOTES).
+    csrf.init_app(app)
+    from core.views.home import HomeView
+
+    appbuilder = AppBuilder(update_perms=False, indexview=HomeView, menu=Menu(reverse=False),
+                            base_template="ra_base.html")
+    appbuilder.init_app(app, db.session)
+    return appbuilder
+
+
+def register_core_views(appbuilder: AppBuilder) -> None:
+    from core.registry.views import register as register_registry
+    from core.views.plugins import register as register_plugin_manager
+    from core.views.regions import register as register_regions
+
+    register_registry(appbuilder)
+    register_regions(appbuilder)
+    register_plugin_manager(appbuilder)
+
+
+def register_plugin_views(appbuilder: AppBuilder, plugins: PluginRegistry) -> None:
+    """Core applies what plugins return; their views follow the per-district switch."""
+    for name, spec in plugins.contributions("views"):
+        view = appbuilder.add_view(spec.view, spec.name, category=spec.category,
+                                   icon=spec.icon, category_icon=spec.category_icon,
+                                   href=spec.href)
+        plugins.own_view(name, view.class_permission_name)
+        plugins.own_view(name, spec.name)
+        plugins.own_category(name, spec.category)
+    for name, api in plugins.contributions("apis"):
+        instance = appbuilder.add_api(api)
+        plugins.own_view(name, instance.class_permission_name)
+
+
+def configure_request_scope(app: Flask) -> None:
+    """Resolve the user's scope once per request, before any other handler (FAB_NOTES:
+    recursion): the user and their region load unscoped, then everything else is
+    limited to that region's subtree; no user, or no region, sees nothing."""
+
+    @app.before_request
+    def _resolve_scope() -> None:
+        from flask_login import current_user
+
+        with unscoped():
+            user = current_user if current_user.is_authenticated else None
+            if user is None and request.path.startswith("/api/"):
+                user = _jwt_user()
+            path = user_region_path(user) if user is not None else None
+        set_request_scope(path)
+        g.ra_user = user
+
+
+def _jwt_user():
+    from flask_jwt_extended import current_user as jwt_user
+    from flask_jwt_extended import verify_jwt_in_request
+
+    try:
+        verify_jwt_in_request(optional=True)
+        return jwt_user or None
+    except Exception:
+        return None
+
+
+def configure_cli(app: Flask, plugins: PluginRegistry) -> None:
+    from core.cli import register_commands
+
+    register_commands(app, plugins)

@@ -1,0 +1,209 @@
+"""CLI commands of core (``retiree-admin --help``)."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from core.cli import fail
+from core.errors import RuleViolation
+from core.extensions import db
+from core.regions import Region, region_by_code
+from core.security import ROLE_LEVELS, ROLE_TITLES, RegionUser
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """建库或升级数据库结构，同步角色权限，初始化区域树（可重复执行）。"""
+    from core.setup import init_database
+
+    result = init_database()
+    click.echo(f"数据库已就绪（新增区域 {result['regions_created']} 个）。")
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help="端口")
+@click.option("--demo", is_flag=True, help="演示模式（允许默认密钥）")
+def run_command(host, port, demo):
+    """启动Web服务。"""
+    from core.app import InsecureConfig, check_secret_key
+
+    app = current_app._get_current_object()
+    if demo:
+        app.config["DEMO_MODE"] = True
+    try:
+        check_secret_key(app)
+    except InsecureConfig as exc:
+        fail(str(exc))
+    click.echo(f"访问地址：http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+# --- users ---------------------------------------------------------------------------
+
+@click.group("users")
+def users_group():
+    """用户管理：create / list / disable。"""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--password", required=True, help="初始密码（至少8位）")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLE_TITLES)), help="角色")
+@click.option("--region", "region_code", required=True, help="所属区域代码")
+@click.option("--name", default=None, help="姓名")
+@click.option("--email", default=None)
+@with_appcontext
+def users_create(username, password, role, region_code, name, email):
+    """新建用户并分配到一个区域节点（A6）。"""
+    user = create_user(username, password, role, region_code, name, email)
+    click.echo(f"已创建用户 {user.username}（{ROLE_TITLES[role]}，{user.region.name}）")
+
+
+def create_user(username, password, role, region_code, name=None, email=None) -> RegionUser:
+    sm = current_app.appbuilder.sm
+    username = (username or "").strip()
+    if not username:
+        raise RuleViolation("用户名不能为空", "username")
+    if sm.find_user(username=username):
+        raise RuleViolation(f"用户名 {username} 已存在", "username")
+    if len(password) < 8:
+        raise RuleViolation("密码至少8位", "password")
+    region = region_by_code(db.session, region_code)
+    if region is None:
+        raise RuleViolation(f"区域代码 {region_code} 不存在", "region")
+    if region.level not in ROLE_LEVELS[role]:
+        levels = "、".join(ROLE_LEVELS[role])
+        raise RuleViolation(f"角色 {role} 只能分配到以下级别的区域：{levels}", "region")
+    role_obj = sm.find_role(role)
+    if role_obj is None:
+        raise RuleViolation("角色尚未创建，请先运行 retiree-admin init", "role")
+    display = name or username
+    user = sm.add_user(username, display, "", email or f"{username}@retiree-admin.invalid",
+                       role_obj, password)
+    if not user:
+        raise RuleViolation("创建用户失败（邮箱可能重复）", "username")
+    user = db.session.get(RegionUser, user.id)
+    user.region_id = region.id
+    db.session.commit()
+    return user
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list():
+    """列出用户。"""
+    users = db.session.execute(select(RegionUser).order_by(RegionUser.username)).scalars()
+    for u in users:
+        roles = ",".join(r.name for r in u.roles)
+        region = u.region.name if u.region else "-"
+        click.echo(f"{u.username}\t{roles}\t{region}\t{'启用' if u.active else '停用'}")
+
+
+@users_group.command("disable")
+@click.argument("username")
+@with_appcontext
+def users_disable(username):
+    """停用用户（不删除）。"""
+    user = db.session.scalar(select(RegionUser).where(RegionUser.username == username))
+    if user is None:
+        fail(f"用户 {username} 不存在")
+    user.active = False
+    db.session.commit()
+    click.echo(f"已停用用户 {username}")
+
+
+# --- plugins -------------------------------------------------------------------------
+
+@click.group("plugins")
+def plugins_group():
+    """插件：list / enable / disable。"""
+
+
+def _registry():
+    return current_app.extensions["retiree_admin.plugins"]
+
+
+@plugins_group.command("list")
+@with_appcontext
+def plugins_list():
+    """列出已安装的插件及其在各区的启用状态。"""
+    plugins = _registry()
+    regions = db.session.execute(
+        select(Region).where(Region.level.in_(("city", "district"))).order_by(Region.code)
+    ).scalars().all()
+    if not plugins.plugins:
+        click.echo("没有安装插件。")
+    for name, loaded in plugins.plugins.items():
+        on = [r.name for r in regions
+              if plugins.enabled_for_path(name, r.region_path, db.session)]
+        click.echo(f"{name}\t{loaded.info.title}\t{loaded.info.version}\t"
+                   f"启用：{'、'.join(on) if on else '无'}")
+
+
+def _switch(name, region_code, enabled):
+    region = region_by_code(db.session, region_code)
+    if region is None:
+        fail(f"区域代码 {region_code} 不存在")
+    _registry().set_enabled(db.session, name, region, enabled, "cli")
+    click.echo(f"已{'启用' if enabled else '停用'}插件 {name}（{region.name}）")
+
+
+@plugins_group.command("enable")
+@click.argument("name")
+@click.option("--region", "region_code", required=True, help="区或市的区域代码")
+@with_appcontext
+def plugins_enable(name, region_code):
+    """为一个区（或全市）启用插件。"""
+    _switch(name, region_code, True)
+
+
+@plugins_group.command("disable")
+@click.argument("name")
+@click.option("--region", "region_code", required=True, help="区或市的区域代码")
+@with_appcontext
+def plugins_disable(name, region_code):
+    """为一个区（或全市）停用插件；数据保留。"""
+    _switch(name, region_code, False)
+
+
+# --- demo ----------------------------------------------------------------------------
+
+@click.command("demo")
+@click.option("--retirees", default=500, show_default=True, type=click.IntRange(0, 5_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@with_appcontext
+def demo_command(retirees, seed):
+    """生成演示数据：街道、社区、单位、各级用户和退休人员（Faker zh_CN）。"""
+    from core.demo import build_demo
+
+    logins = build_demo(retirees, seed)
+    click.echo(f"已生成演示数据：退休人员 {retirees} 人。")
+    click.echo("演示账号（用户名 / 密码 / 角色 / 区域）：")
+    for username, password, role, region in logins:
+        click.echo(f"  {username} / {password} / {ROLE_TITLES[role]} / {region}")
+
+
+@click.command("quickstart")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--retirees", default=500, show_default=True, type=click.IntRange(0, 100_000))
+@click.pass_context
+@with_appcontext
+def quickstart_command(ctx, host, port, retirees):
+    """一步演示：建库、生成演示数据（首次）、启动服务。"""
+    from core.registry.models import Retiree
+
+    ctx.invoke(init_command)
+    if db.session.scalar(select(Retiree.id).limit(1)) is None:
+        ctx.invoke(demo_command, retirees=retirees, seed=1)
+    else:
+        click.echo("数据库已有数据，跳过演示数据生成。演示账号见 README。")
+    ctx.invoke(run_command, host=host, port=port, demo=True)
+
+
+ALL = [init_command, run_command, users_group, plugins_group, demo_command, quickstart_command]

@@ -1,0 +1,320 @@
+"""One path for every write to the registry: screens, REST API and Excel import all go
+through ``prepare`` (normalise, validate, record history) so the rules hold everywhere.
+
+Rules enforced here: F2 (completeness), F3 (employer or agency), F4 (personal number),
+F5/F9/A19 (residence and the pooling area, through the ``is_in_pooling_area`` hook),
+A5/A13 (management state), A32 (history), A40 (out of scope), ID-number checks.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import inspect, select
+
+from core.errors import RuleViolation, RuleViolations
+from core.regions import Region, district_of
+from core.registry import validators as v
+from core.registry.fields import (
+    BENEFIT,
+    CATEGORY,
+    FAMILY_STATUS,
+    FIELDS_BY_NAME,
+    GENDER,
+    LABELS,
+    POLITICAL_STATUS,
+    RESIDENCE_TYPE,
+    RETIREMENT_TYPE,
+    SERIOUS_ILLNESS,
+)
+from core.registry.models import Retiree, RetireeHistory, RetireeTransfer
+from core.scoping import unscoped
+
+CHOICES = {
+    "gender": GENDER,
+    "retirement_type": RETIREMENT_TYPE,
+    "benefit": BENEFIT,
+    "category": CATEGORY,
+    "residence_type": RESIDENCE_TYPE,
+    "family_status": FAMILY_STATUS,
+    "serious_illness": SERIOUS_ILLNESS,
+    "political_status": POLITICAL_STATUS,
+}
+# A40: out of scope, refused with the reason.
+OUT_OF_SCOPE = {
+    "retirement_type": {"lixiu": "离休", "离休": "离休"},
+    "category": {"government": "机关", "public_institution": "事业单位",
+                 "机关": "机关", "事业单位": "事业单位"},
+}
+CONFIRMATIONS = (
+    ("employer_handler_name", "employer_handler_date", "单位经办人"),
+    ("community_worker_name", "community_worker_date", "社区工作人员"),
+    ("retiree_signed_name", "retiree_signed_date", "退休人员本人"),
+)
+# Columns whose changes are recorded (A32): the form, plus lifecycle columns.
+TRACKED = [f.name for f in FIELDS_BY_NAME.values() if f.kind != "ref"] + [
+    "employer_id", "custodian_agency_id", "community_id", "management_state",
+    "archive_transferred_on", "death_date", "death_cause", "death_reporter", "removed_reason",
+]
+SENSITIVE = {"id_card_no", "phone"}
+
+
+def _hook(session, retiree: Retiree):
+    from flask import current_app as app
+
+    plugins = app.extensions["retiree_admin.plugins"]
+    return plugins.hook_for(retiree.compute_region_path(), session)
+
+
+def in_pooling_area(session, community: Region, on: date) -> bool:
+    """F9/A44: asks the ``is_in_pooling_area`` hook with the community's district's
+    plugins only."""
+    district = district_of(community)
+    if district is None:
+        return False
+    plugins = current_app.extensions["retiree_admin.plugins"]
+    return bool(plugins.hook_for(district.region_path, session)
+                .is_in_pooling_area(district=district, on=on))
+
+
+def _normalise(r: Retiree) -> list[RuleViolation]:
+    errors: list[RuleViolation] = []
+
+    def attempt(field, fn):
+        try:
+            setattr(r, field, fn(getattr(r, field)))
+        except RuleViolation as e:
+            errors.append(e)
+
+    r.name = (r.name or "").strip()
+    if not r.name:
+        errors.append(RuleViolation("姓名不能为空", "name"))
+    r.name_initials = v.name_initials(r.name)
+    attempt("personal_no", v.normalize_personal_no)
+    attempt("id_card_no", v.normalize_id_card_no)
+    if r.phone not in (None, ""):
+        attempt("phone", v.normalize_phone)
+    else:
+        r.phone = None
+    for field, table in OUT_OF_SCOPE.items():
+        value = getattr(r, field)
+        if value in table:
+            errors.append(RuleViolation(
+                f"{table[value]}人员不属于企业退休人员社会化管理范围，不予登记（A40）", field, "A40"))
+    for field in ("family_status", "serious_illness"):
+        if getattr(r, field) in (None, ""):
+            setattr(r, field, "none")
+    for field, choices in CHOICES.items():
+        value = getattr(r, field)
+        if value in (None, "") and not FIELDS_BY_NAME[field].required:
+            setattr(r, field, None)
+            continue
+        if value in (None, ""):
+            errors.append(RuleViolation(f"{LABELS[field]}不能为空", field))
+        elif value not in choices and not any(e.field == field for e in errors):
+            allowed = "、".join(f"{k}（{lbl}）" for k, lbl in choices.items())
+            errors.append(RuleViolation(f"{LABELS[field]}的值“{value}”无效，可选：{allowed}", field))
+    for field in ("birth_date", "retirement_date"):
+        if getattr(r, field) is None:
+            errors.append(RuleViolation(f"{LABELS[field]}不能为空", field))
+    for field in ("party_cadre", "widowed_alone", "disabled"):
+        if getattr(r, field) is None:
+            setattr(r, field, False)
+    return errors
+
+
+def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[RuleViolation]:
+    errors: list[RuleViolation] = []
+    if id_ok and r.id_card_no:
+        errors += v.check_id_card_consistency(r.id_card_no, r.birth_date, r.gender)
+    if r.birth_date and r.retirement_date and r.retirement_date <= r.birth_date:
+        errors.append(RuleViolation("退休日期不能早于出生日期", "retirement_date"))
+    # F3: employer for enterprise retirees; agency (and no employer) for 自谋职业/协保.
+    if r.category in ("self_employed", "agreement_retained"):
+        if r.custodian_agency_id is None and r.custodian_agency is None:
+            errors.append(RuleViolation(
+                "自谋职业、协保退休人员须填写托管其档案的就业管理机构（F3）", "custodian_agency", "F3"))
+        if r.employer_id is not None or r.employer is not None:
+            errors.append(RuleViolation(
+                "自谋职业、协保退休人员不填原工作单位，填“自谋职业”或“协保”（F3）", "employer", "F3"))
+    elif r.category in ("enterprise", "industry_pooled") and r.employer is None \
+            and r.employer_id is None:
+        errors.append(RuleViolation("企业退休人员须填写原工作单位（F3）", "employer", "F3"))
+    # F5/F9/A19: residence.
+    if r.residence_type == "local":
+        community = r.community
+        if community is None:
+            errors.append(RuleViolation(
+                "本地人员须填写居住地所在区、街道、社区（F5）", "community", "F5"))
+        elif community.level != "community":
+            errors.append(RuleViolation("所在社区须选择社区（村）一级的区域", "community", "F5"))
+        elif not in_pooling_area(session, community, on):
+            district = district_of(community)
+            errors.append(RuleViolation(
+                f"{district.name if district else community.name}不在市区统筹范围内，"
+                "居住在统筹范围以外的人员请选择“居外人员”（F5、F9）", "community", "F9"))
+    elif r.residence_type == "outside" and (r.community is not None or r.community_id):
+        errors.append(RuleViolation(
+            "居外人员由市退管中心集中管理，不填所在社区（F5、A19）", "community", "A19"))
+    return errors
+
+
+def _uniqueness(session, r: Retiree) -> list[RuleViolation]:
+    """F4 and the ID number are unique city-wide: checked past the user's scope, and
+    answered without saying whose record holds the number."""
+    errors = []
+    with unscoped():
+        for field, label in (("personal_no", "个人编号"), ("id_card_no", "身份证号")):
+            value = getattr(r, field)
+            if not value:
+                continue
+            q = select(Retiree.id).where(getattr(Retiree, field) == value)
+            if r.id is not None:
+                q = q.where(Retiree.id != r.id)
+            with session.no_autoflush:
+                clash = session.execute(q.execution_options(unscoped=True)).first()
+            if clash:
+                errors.append(RuleViolation(f"{label}{value}已登记，不能重复登记", field, "F4"))
+    return errors
+
+
+def completeness(r: Retiree) -> bool:
+    """F2: complete only when all three confirmations carry a name and a date."""
+    return all(getattr(r, n) and getattr(r, d) for n, d, _ in CONFIRMATIONS)
+
+
+def missing_confirmations(r: Retiree) -> list[str]:
+    return [label for n, d, label in CONFIRMATIONS if not (getattr(r, n) and getattr(r, d))]
+
+
+def prepare(session, r: Retiree, actor: str, action: str | None = None,
+            reason: str | None = None, on: date | None = None) -> None:
+    """Normalise and validate ``r`` and queue its history; raise ``RuleViolations``
+    (nothing is written) when any rule fails. The caller commits."""
+    if r.management_state in ("deceased", "removed") and r.id is not None \
+            and not inspect(r).attrs.management_state.history.added:
+        raise RuleViolations([RuleViolation(
+            f"该人员状态为“{'已死亡' if r.management_state == 'deceased' else '已注销'}”，"
+            "不能再修改登记信息", "management_state")])
+    errors = _normalise(r)
+    id_ok = not any(e.field == "id_card_no" for e in errors)
+    errors += _cross_checks(session, r, on or date.today(), id_ok)
+    errors += _uniqueness(session, r)
+    for result in _hook(session, r).validate_retiree(retiree=r, session=session):
+        errors += result or []
+    if errors:
+        raise RuleViolations(errors)
+    r.form_complete = completeness(r)
+    if r.management_state is None:
+        r.management_state = "community_managed" if r.archive_transferred_on else "employer_managed"
+    new = r.id is None
+    if new:
+        r.created_by = actor
+    r.updated_by = actor
+    record_history(session, r, actor, action or ("create" if new else "update"), reason)
+
+
+def _text(field: str, value) -> str | None:
+    if value is None:
+        return None
+    if field in SENSITIVE:
+        return v.mask_id_card(value) if field == "id_card_no" else v.mask_phone(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def record_history(session, r: Retiree, actor: str, action: str, reason: str | None) -> None:
+    """A32: one history row per changed field (sensitive values masked)."""
+    state = inspect(r)
+    if r.id is None or state.pending or state.transient:
+        session.add(RetireeHistory(retiree=r, actor=actor, action=action, reason=reason))
+        return
+    for field in TRACKED:
+        hist = state.attrs[field].history
+        if not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if old == new:
+            continue
+        session.add(RetireeHistory(retiree_id=r.id, actor=actor, action=action, field=field,
+                                   old_value=_text(field, old), new_value=_text(field, new),
+                                   reason=reason))
+
+
+def _require_active(r: Retiree) -> None:
+    if r.management_state in ("deceased", "removed"):
+        raise RuleViolations([RuleViolation(f"该人员状态为“{r.state_label}”，不能办理此业务",
+                                            "management_state")])
+
+
+def accept_archive(session, r: Retiree, on: date, actor: str) -> None:
+    """A13: with the archive's acceptance the community of residence manages the person."""
+    _require_active(r)
+    if r.party_cadre:
+        raise RuleViolations([RuleViolation(
+            "区以上党委管理的退休干部人事档案暂不移交（A29）", "party_cadre", "A29")])
+    r.archive_transferred_on = on
+    r.management_state = "community_managed"
+    record_history(session, r, actor, "archive", "档案移交接收")
+
+
+def move(session, r: Retiree, to_community: Region, on: date, reason: str, actor: str) -> None:
+    """A32: move to another community (or out of the pooling area when ``to_community`` is
+    None). Recorded as a transfer both sides can see; the receiving side then manages
+    the person. Runs past the scope on purpose: the row leaves the mover's subtree."""
+    _require_active(r)
+    if not (reason or "").strip():
+        raise RuleViolations([RuleViolation("请填写迁移原因", "reason")])
+    old_path, old_community = r.region_path, r.community
+    if to_community is not None and old_community is not None \
+            and to_community.id == old_community.id:
+        raise RuleViolations([RuleViolation("迁入社区与现所在社区相同", "community")])
+    with unscoped():
+        if to_community is None:
+            r.residence_type, r.community = "outside", None
+        else:
+            r.residence_type, r.community = "local", to_community
+        errors = _cross_checks(session, r, on)
+        if errors:
+            raise RuleViolations(errors)
+        record_history(session, r, actor, "move", reason)
+        r.region_path = r.compute_region_path()
+        session.add(RetireeTransfer(
+            retiree=r, from_community_id=old_community.id if old_community else None,
+            to_community_id=to_community.id if to_community else None,
+            from_path=old_path, region_path=r.region_path, moved_on=on, reason=reason,
+            actor=actor))
+        session.flush()
+
+
+def report_death(session, r: Retiree, death_date: date, cause: str, reporter: str,
+                 actor: str) -> None:
+    """A16: a death is recorded with date, cause and reporter; the record is kept."""
+    _require_active(r)
+    errors = []
+    if death_date is None:
+        errors.append(RuleViolation("请填写死亡日期", "death_date"))
+    elif death_date > date.today():
+        errors.append(RuleViolation("死亡日期不能晚于今天", "death_date"))
+    elif r.birth_date and death_date < r.birth_date:
+        errors.append(RuleViolation("死亡日期不能早于出生日期", "death_date"))
+    if not (reporter or "").strip():
+        errors.append(RuleViolation("请填写报告人", "death_reporter"))
+    if errors:
+        raise RuleViolations(errors)
+    r.death_date, r.death_cause, r.death_reporter = death_date, cause, reporter.strip()
+    r.management_state = "deceased"
+    record_history(session, r, actor, "death", cause)
+
+
+def remove(session, r: Retiree, reason: str, actor: str) -> None:
+    """No hard delete: a data-entry mistake becomes a recorded removal with its reason."""
+    if r.management_state == "removed":
+        raise RuleViolations([RuleViolation("该记录已注销", "management_state")])
+    if not (reason or "").strip():
+        raise RuleViolations([RuleViolation("注销须填写原因（仅限录入错误）", "reason")])
+    r.removed_reason = reason.strip()
+    r.management_state = "removed"
+    record_history(session, r, actor, "remove", reason)

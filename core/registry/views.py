@@ -1,0 +1,457 @@
+"""Screens and REST APIs of the registry (A30–A32): retirees, enterprises, agencies."""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from flask import Response, abort, flash, redirect, send_file, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqual, get_field_setup_query
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Optional
+
+from core.errors import RuleViolation, RuleViolations
+from core.extensions import db
+from core.regions import Region
+from core.registry import service
+from core.registry.fields import (
+    FORM_FIELDS,
+    LABELS,
+    SECTIONS,
+)
+from core.registry.models import (
+    EmploymentAgency,
+    Enterprise,
+    Retiree,
+    RetireeHistory,
+    RetireeTransfer,
+)
+from core.registry.validators import normalize_id_card_no
+from core.views.base import (
+    ScopedModelRestApi,
+    ScopedModelView,
+    actor_name,
+    interface,
+    violation_text,
+)
+
+# --- search filters ----------------------------------------------------------------
+
+
+class FilterNameOrInitials(BaseFilter):
+    """Name contains the text, or the pinyin initials start with it (``zs`` → 张三)."""
+
+    name = "姓名或拼音首字母"
+    arg_name = "ra_name"
+
+    def apply(self, query, value):
+        text = (value or "").strip()
+        if not text:
+            return query
+        return query.filter(or_(Retiree.name.contains(text, autoescape=True),
+                                Retiree.name_initials.startswith(text.lower(), autoescape=True)))
+
+
+class FilterIdCard(BaseFilter):
+    """A full ID number finds its person without showing the number in the list."""
+
+    name = "完整身份证号"
+    arg_name = "ra_idc"
+
+    def apply(self, query, value):
+        try:
+            no = normalize_id_card_no(value)
+        except RuleViolation:
+            return query.filter(Retiree.id.is_(None))
+        return query.filter(Retiree.id_card_no == no)
+
+
+class FilterInRegion(BaseFilter):
+    """Rows under a region given by its code or name: a district, street or community."""
+
+    name = "属于区域（代码或名称）"
+    arg_name = "ra_region"
+
+    def apply(self, query, value):
+        text = (value or "").strip()
+        region = db.session.execute(
+            select(Region).where(or_(Region.code == text, Region.name == text))
+            .order_by(Region.id)).scalars().first()
+        if region is None:
+            return query.filter(self.model.id.is_(None))
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field.startswith(region.region_path, autoescape=True))
+
+
+class FilterVeryOld(BaseFilter):
+    """A17: 高龄 — born on or before today less VERY_OLD_AGE years (是/否)."""
+
+    name = "高龄（是/否）"
+    arg_name = "ra_old"
+
+    def apply(self, query, value):
+        from flask import current_app
+
+        today = date.today()
+        age = current_app.config["VERY_OLD_AGE"]
+        try:
+            cutoff = today.replace(year=today.year - age)
+        except ValueError:  # 29 February
+            cutoff = today.replace(year=today.year - age, day=28)
+        if str(value).strip() in ("否", "0", "n", "N", "false"):
+            return query.filter(Retiree.birth_date > cutoff)
+        return query.filter(Retiree.birth_date <= cutoff)
+
+
+# --- forms ---------------------------------------------------------------------------
+
+def _choice_fields() -> dict:
+    fields = {}
+    for f in FORM_FIELDS:
+        if f.kind == "choice":
+            choices = list(f.choices.items())
+            if not f.required:
+                choices = [("", "（未填）"), *choices] if f.name == "political_status" else choices
+            fields[f.name] = SelectField(
+                f.label, choices=choices, widget=Select2Widget(), description=f.help,
+                validators=[DataRequired()] if f.required else [Optional()])
+    return fields
+
+
+def _fieldsets(names: list[str]) -> list:
+    out = []
+    for section in SECTIONS:
+        cols = [f.name for f in FORM_FIELDS if f.section == section and f.name in names]
+        if cols:
+            out.append((section, {"fields": cols}))
+    return out
+
+
+FORM_COLUMNS = [f.name for f in FORM_FIELDS]
+RETIREE_LABELS = dict(LABELS) | {
+    "gender_label": "性别", "category_label": "人员类别", "state_label": "管理状态",
+    "id_card_masked": "身份证号", "phone_masked": "联系电话", "community": "所在社区",
+    "employer": "原工作单位", "custodian_agency": "就业管理机构", "family_label": "家庭状况",
+    "illness_label": "重病情况", "residence_label": "居住类型", "age": "年龄",
+    "created_at": "登记时间", "created_by": "登记人", "updated_at": "修改时间",
+    "updated_by": "修改人", "version": "版本",
+}
+
+
+class RetireeHistoryView(ScopedModelView):
+    """A32: the history tab of a retiree."""
+
+    datamodel = interface(RetireeHistory)
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["at", "actor", "action", "field", "old_value", "new_value", "reason"]
+    label_columns = {"at": "时间", "actor": "操作人", "action": "业务", "field": "字段",
+                     "old_value": "原值", "new_value": "新值", "reason": "原因",
+                     "retiree": "退休人员"}
+    base_order = ("id", "desc")
+
+
+class RetireeTransferView(ScopedModelView):
+    """A32: moves between communities, seen from both sides."""
+
+    datamodel = interface(RetireeTransfer)
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["retiree", "from_community", "to_community", "moved_on", "reason", "actor"]
+    label_columns = {"retiree": "退休人员", "from_community": "迁出社区", "to_community": "迁入社区",
+                     "moved_on": "迁移日期", "reason": "原因", "actor": "经办人", "at": "登记时间"}
+    base_order = ("id", "desc")
+
+
+class MoveForm(FlaskForm):
+    community = SelectField("迁入社区", coerce=str, validators=[Optional()],
+                            widget=Select2Widget(),
+                            description="选择“迁出统筹范围（居外人员）”则由市退管中心集中管理（A19）")
+    moved_on = DateField("迁移日期", validators=[DataRequired(message="请填写迁移日期")])
+    reason = StringField("迁移原因", validators=[DataRequired(message="请填写迁移原因")])
+
+
+class DeathForm(FlaskForm):
+    death_date = DateField("死亡日期", validators=[DataRequired(message="请填写死亡日期")])
+    cause = StringField("死亡原因")
+    reporter = StringField("报告人", validators=[DataRequired(message="请填写报告人")])
+
+
+class RemoveForm(FlaskForm):
+    reason = TextAreaField("注销原因（仅限录入错误）",
+                           validators=[DataRequired(message="请填写注销原因")])
+
+
+class ArchiveForm(FlaskForm):
+    accepted_on = DateField("档案接收日期", validators=[DataRequired(message="请填写接收日期")])
+
+
+class RetireeModelView(ScopedModelView):
+    """The registry screens (A30–A32, F1–F9). No delete: removal is recorded."""
+
+    datamodel = interface(Retiree)
+    route_base = "/retiree"
+    list_title = "退休人员名册"
+    show_title = "退休人员基本信息"
+    add_title = "登记退休人员"
+    edit_title = "修改退休人员信息"
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_move", "can_death",
+                        "can_remove", "can_archive", "can_print", "can_card", "can_export"]
+    list_columns = ["name", "gender_label", "personal_no", "id_card_masked", "phone_masked",
+                    "category_label", "community", "state_label", "form_complete"]
+    order_columns = ["name", "personal_no"]
+    base_order = ("id", "desc")
+    search_columns = ["name", "personal_no", "id_card_no", "region_path", "community",
+                      "category", "residence_type", "family_status", "serious_illness",
+                      "widowed_alone", "disabled", "management_state", "form_complete",
+                      "birth_date", "retirement_date", "employer"]
+    search_filters = {
+        "name": [FilterNameOrInitials],
+        "id_card_no": [FilterIdCard],
+        "region_path": [FilterInRegion],
+        "birth_date": [FilterVeryOld],
+    }
+    label_columns = RETIREE_LABELS
+    add_columns = FORM_COLUMNS
+    edit_columns = FORM_COLUMNS
+    add_fieldsets = _fieldsets(FORM_COLUMNS)
+    edit_fieldsets = _fieldsets(FORM_COLUMNS)
+    add_form_extra_fields = _choice_fields()
+    edit_form_extra_fields = _choice_fields()
+    description_columns = {f.name: f.help for f in FORM_FIELDS if f.help}
+    add_form_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
+    edit_form_query_rel_fields = add_form_query_rel_fields
+    search_form_query_rel_fields = add_form_query_rel_fields
+    show_fieldsets = [
+        *_fieldsets([c for c in FORM_COLUMNS if c not in ("id_card_no", "phone")]),
+        ("管理状态", {"fields": ["id_card_masked", "phone_masked", "state_label",
+                             "form_complete", "archive_transferred_on", "death_date",
+                             "death_cause", "removed_reason", "created_by", "created_at",
+                             "updated_by", "updated_at", "version"]}),
+    ]
+    show_template = "ra_retiree_show.html"
+    list_template = "ra_retiree_list.html"
+    related_views = [RetireeHistoryView]
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        service.prepare(db.session, item, actor_name())
+
+    # --- lifecycle operations (A13, A16, A32) ------------------------------------------
+    def _item(self, pk) -> Retiree:
+        item = self.datamodel.get(pk)
+        if item is None:
+            abort(404)
+        return item
+
+    def _operation(self, pk, form, title: str, apply):
+        item = self._item(pk)
+        if form.validate_on_submit():
+            try:
+                apply(item, form)
+                db.session.commit()
+            except RuleViolations as exc:
+                db.session.rollback()
+                flash(violation_text(exc), "danger")
+            else:
+                flash(f"{title}：已完成", "success")
+                return redirect(url_for(".show", pk=pk))
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return self.render_template("ra_operation.html", form=form, title=title, item=item,
+                                    cancel=url_for(".show", pk=pk))
+
+    @expose("/move/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def move(self, pk):
+        form = MoveForm()
+        communities = db.session.execute(
+            select(Region).where(Region.level == "community").order_by(Region.code)
+            .execution_options(unscoped=True)).scalars()
+        form.community.choices = [("", "迁出统筹范围（居外人员）")] + [
+            (str(c.id), f"{c.full_name}（{c.code}）") for c in communities]
+
+        def apply(item, form):
+            to = db.session.get(Region, int(form.community.data)) if form.community.data else None
+            service.move(db.session, item, to, form.moved_on.data, form.reason.data, actor_name())
+        return self._operation(pk, form, "迁移", apply)
+
+    @expose("/death/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def death(self, pk):
+        def apply(item, form):
+            service.report_death(db.session, item, form.death_date.data, form.cause.data,
+                                 form.reporter.data, actor_name())
+        return self._operation(pk, DeathForm(), "死亡申报", apply)
+
+    @expose("/remove/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def remove(self, pk):
+        def apply(item, form):
+            service.remove(db.session, item, form.reason.data, actor_name())
+        return self._operation(pk, RemoveForm(), "注销（录入错误）", apply)
+
+    @expose("/archive/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def archive(self, pk):
+        def apply(item, form):
+            service.accept_archive(db.session, item, form.accepted_on.data, actor_name())
+        return self._operation(pk, ArchiveForm(), "档案移交接收", apply)
+
+    # --- printing (F1, A13) -------------------------------------------------------------
+    @expose("/print/<int:pk>")
+    @has_access
+    def print(self, pk):
+        from core.registry.documents import registration_form_for
+
+        item = self._item(pk)
+        return Response(registration_form_for(item), mimetype="application/pdf", headers={
+            "Content-Disposition": f"inline; filename=registration-{item.personal_no}.pdf",
+            "Cache-Control": "no-store"})
+
+    @expose("/card/<int:pk>")
+    @has_access
+    def card(self, pk):
+        from core.registry.documents import contact_card_for
+
+        item = self._item(pk)
+        return Response(contact_card_for(item), mimetype="application/pdf", headers={
+            "Content-Disposition": f"inline; filename=card-{item.personal_no}.pdf",
+            "Cache-Control": "no-store"})
+
+    # --- export of the current filtered list (A30) ------------------------------------
+    @expose("/export/")
+    @has_access
+    def export(self):
+        from core.registry.exchange import export_retirees
+        from flask_appbuilder.urltools import get_filter_args
+
+        get_filter_args(self._filters)
+        query = self.datamodel.apply_all(
+            self.datamodel.session.query(Retiree), self._filters, order_column="id",
+            order_direction="asc")
+        fd, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        count = export_retirees(query, path)
+        response = send_file(path, as_attachment=True, download_name="retirees.xlsx", max_age=0)
+        response.call_on_close(lambda: Path(path).unlink(missing_ok=True))
+        response.headers["X-Row-Count"] = str(count)
+        return response
+
+
+class EnterpriseModelView(ScopedModelView):
+    """F3, A12: insured employers with status and the chain of successors."""
+
+    datamodel = interface(Enterprise)
+    list_title = "参保单位"
+    list_columns = ["unit_no", "name", "industry_authority", "status_label", "successor"]
+    search_columns = ["unit_no", "name", "industry_authority", "status"]
+    add_columns = ["unit_no", "name", "industry_authority", "status", "successor",
+                   "gongtou_group", "address", "contact_person", "phone"]
+    edit_columns = add_columns
+    base_order = ("unit_no", "asc")
+    label_columns = {"unit_no": "单位编号", "name": "单位名称", "industry_authority": "行业主管部门",
+                     "status": "单位状态", "status_label": "单位状态", "successor": "承继单位",
+                     "gongtou_group": "属市工投公司系统或创元集团（A21）", "address": "地址",
+                     "contact_person": "联系人", "phone": "电话"}
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+
+    def __init__(self, *args, **kwargs):
+        from core.registry.fields import ENTERPRISE_STATUS
+
+        self.add_form_extra_fields = {"status": SelectField(
+            "单位状态", choices=list(ENTERPRISE_STATUS.items()), widget=Select2Widget())}
+        self.edit_form_extra_fields = self.add_form_extra_fields
+        super().__init__(*args, **kwargs)
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        item.unit_no = (item.unit_no or "").strip()
+        if item.successor_id is not None and item.successor_id == item.id or \
+                item.successor is item:
+            raise RuleViolations([RuleViolation("承继单位不能是本单位", "successor")])
+        if item.status == "active" and item.successor is not None:
+            raise RuleViolations([RuleViolation(
+                "正常经营的单位不填承继单位；单位关闭、破产、改制后再填写（F3）", "successor", "F3")])
+
+
+class EmploymentAgencyModelView(ScopedModelView):
+    """F3, A27: employment agencies keeping the archives of 自谋职业 and 协保 retirees."""
+
+    datamodel = interface(EmploymentAgency)
+    list_title = "就业管理机构"
+    list_columns = ["code", "name", "address", "phone"]
+    add_columns = ["code", "name", "address", "phone"]
+    edit_columns = add_columns
+    search_columns = ["code", "name"]
+    label_columns = {"code": "机构编号", "name": "机构名称", "address": "地址", "phone": "电话"}
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+
+
+# --- REST API -----------------------------------------------------------------------
+
+API_COLUMNS = ["personal_no", "id_card_no", "name", "gender", "birth_date", "retirement_date",
+               "retirement_type", "benefit", "category", "employer", "custodian_agency",
+               "party_cadre", "residence_type", "community", "family_status", "serious_illness",
+               "widowed_alone", "disabled", "political_status", "health_notes",
+               "hukou_address", "residence_address", "phone", "employer_handler_name",
+               "employer_handler_date", "community_worker_name", "community_worker_date",
+               "retiree_signed_name", "retiree_signed_date"]
+
+
+class RetireeApi(ScopedModelRestApi):
+    """``/api/v1/retiree/``: the registry over REST. Invalid input → 422 per field."""
+
+    resource_name = "retiree"
+    datamodel = interface(Retiree)
+    allow_browser_login = True
+    include_route_methods = {"get", "get_list", "post", "put", "info"}
+    list_columns = ["id", "personal_no", "id_card_masked", "name", "gender", "birth_date",
+                    "category", "residence_type", "community.id", "community.name",
+                    "management_state", "form_complete", "phone_masked"]
+    show_columns = ["id", *[c for c in API_COLUMNS if c not in ("id_card_no", "phone")],
+                    "id_card_masked", "phone_masked", "management_state", "form_complete",
+                    "version"]
+    add_columns = API_COLUMNS
+    edit_columns = API_COLUMNS
+    search_columns = ["name", "personal_no", "category", "management_state", "form_complete",
+                      "community", "residence_type", "family_status"]
+    order_columns = ["id", "name", "personal_no"]
+    base_order = ("id", "desc")
+    label_columns = RETIREE_LABELS
+    add_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
+    edit_query_rel_fields = add_query_rel_fields
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        service.prepare(db.session, item, actor_name())
+
+
+class EnterpriseApi(ScopedModelRestApi):
+    resource_name = "enterprise"
+    datamodel = interface(Enterprise)
+    allow_browser_login = True
+    include_route_methods = {"get", "get_list", "post", "put", "info"}
+    list_columns = ["id", "unit_no", "name", "industry_authority", "status", "successor.id"]
+    show_columns = ["id", "unit_no", "name", "industry_authority", "status", "successor.id",
+                    "gongtou_group", "address", "contact_person", "phone"]
+    add_columns = ["unit_no", "name", "industry_authority", "status", "successor",
+                   "gongtou_group", "address", "contact_person", "phone"]
+    edit_columns = add_columns
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view(RetireeModelView, "退休人员名册", category="退休人员",
+                        icon="fa-users", category_icon="fa-users")
+    appbuilder.add_link("登记表未完整", href="/retiree/list/?_flt_0_form_complete=n",
+                        category="退休人员", icon="fa-exclamation-circle")
+    appbuilder.add_view(RetireeTransferView, "迁移记录", category="退休人员", icon="fa-exchange")
+    appbuilder.add_view_no_menu(RetireeHistoryView)
+    appbuilder.add_view(EnterpriseModelView, "参保单位", category="单位与机构",
+                        icon="fa-building", category_icon="fa-building")
+    appbuilder.add_view(EmploymentAgencyModelView, "就业管理机构", category="单位与机构",
+                        icon="fa-briefcase")
+    appbuilder.add_api(RetireeApi)
+    appbuilder.add_api(EnterpriseApi)

@@ -1,0 +1,164 @@
+"""Base classes for every scoped screen and API, core's and plugins'.
+
+The session listeners in ``core.scoping`` already limit every query and refuse every
+out-of-scope write. These classes turn that into proper answers on the paths FAB leaves
+open (FAB_NOTES): a list action on an out-of-scope id answers 404, not 500; a REST
+POST/PUT naming an out-of-scope or unknown related id answers 422 before marshmallow
+builds a phantom row; rule violations answer 422 with a Chinese message per field, a
+scope violation 403; nothing is written in either case.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy import select
+from sqlalchemy.orm import RelationshipProperty
+
+from core.errors import RuleViolation, RuleViolations, ScopeViolation
+from core.extensions import db
+
+
+def actor_name() -> str:
+    user = g.get("ra_user") or g.get("user")
+    return getattr(user, "username", None) or "system"
+
+
+class ScopedInterface(SQLAInterface):
+    """SQLAInterface that rolls back and re-raises the platform's own refusals."""
+
+    def _guard(self, fn, item):
+        try:
+            fn(item)
+        except (RuleViolations, RuleViolation, ScopeViolation):
+            self.session.rollback()
+            raise
+
+    def add(self, item, commit: bool = True) -> None:
+        self._guard(lambda i: super(ScopedInterface, self).add(i, commit), item)
+
+    def edit(self, item, commit: bool = True) -> None:
+        self._guard(lambda i: super(ScopedInterface, self).edit(i, commit), item)
+
+    def delete(self, item, commit: bool = True) -> None:
+        self._guard(lambda i: super(ScopedInterface, self).delete(i, commit), item)
+
+
+def interface(model) -> ScopedInterface:
+    return ScopedInterface(model, db.session)
+
+
+def violation_text(exc: Exception) -> str:
+    if isinstance(exc, RuleViolations):
+        return "；".join(v.message for v in exc.violations)
+    return getattr(exc, "message", str(exc))
+
+
+class ScopedModelView(ModelView):
+    """ModelView whose actions answer 404 for rows outside the user's scope."""
+
+    page_size = 20
+    search_filters: dict | None = None
+
+    def _init_properties(self) -> None:
+        super()._init_properties()
+        # FAB passes custom search_filters to the REST API only; screens need them too.
+        if self.search_filters:
+            self._filters = self.datamodel.get_filters(self.search_columns, self.search_filters)
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        """Validate and normalise before a write; raise RuleViolations to refuse."""
+
+    def pre_add(self, item) -> None:
+        self._prepare(item, True)
+
+    def pre_update(self, item) -> None:
+        self._prepare(item, False)
+
+    def _prepare(self, item, is_new: bool) -> None:
+        try:
+            self.prepare_item(item, is_new)
+        except (RuleViolations, RuleViolation, ScopeViolation) as exc:
+            db.session.rollback()
+            raise ValueError(violation_text(exc)) from exc
+
+    def _fetch_in_scope(self, pks):
+        items = [self.datamodel.get(self._deserialize_pk_if_composite(pk)) for pk in pks]
+        if not items or any(item is None for item in items):
+            abort(404)
+        return items
+
+    def action(self, name, pk):
+        self._fetch_in_scope([pk])
+        return super().action(name, pk)
+
+    def action_post(self):
+        self._fetch_in_scope(request.form.getlist("rowid"))
+        try:
+            return super().action_post()
+        except (RuleViolations, RuleViolation, ScopeViolation) as exc:
+            db.session.rollback()
+            flash(violation_text(exc), "danger")
+            return redirect(request.referrer or self.route_base + "/list/")
+
+
+class ScopedModelRestApi(ModelRestApi):
+    """ModelRestApi with scope-checked related ids and Chinese 422/403 answers."""
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        """Validate and normalise before a write; raise RuleViolations to refuse."""
+
+    def _check_related_ids(self, payload: dict) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        mapper = self.datamodel.obj.__mapper__
+        for key, value in payload.items():
+            prop = mapper.attrs.get(key)
+            if not isinstance(prop, RelationshipProperty) or value in (None, ""):
+                continue
+            target = prop.mapper.class_
+            ids = value if isinstance(value, list) else [value]
+            for one in ids:
+                if isinstance(one, bool) or not isinstance(one, (int, str)) \
+                        or not str(one).isdigit():
+                    errors.setdefault(key, []).append("关联记录编号须为整数")
+                    continue
+                found = db.session.execute(
+                    select(target).where(target.id == int(one))).scalar_one_or_none()
+                if found is None:
+                    errors.setdefault(key, []).append(f"编号为{one}的关联记录不存在或不在本辖区内")
+        return errors
+
+    def _write(self, handler, is_new: bool, *args):
+        payload = request.get_json(silent=True)
+        if isinstance(payload, dict):
+            errors = self._check_related_ids(payload)
+            if errors:
+                return self.response_422(message=errors)
+        self._is_new = is_new
+        try:
+            return handler(*args)
+        except (RuleViolations, RuleViolation) as exc:
+            db.session.rollback()
+            if isinstance(exc, RuleViolation):
+                exc = RuleViolations([exc])
+            return self.response_422(message=exc.by_field())
+        except ScopeViolation as exc:
+            db.session.rollback()
+            return self.response(403, message=exc.message)
+
+    def post_headless(self):
+        return self._write(super().post_headless, True)
+
+    def put_headless(self, pk):
+        return self._write(super().put_headless, False, pk)
+
+    def delete_headless(self, pk):
+        return self._write(super().delete_headless, False, pk)
+
+    def pre_add(self, item) -> None:
+        self.prepare_item(item, True)
+
+    def pre_update(self, item) -> None:
+        self.prepare_item(item, False)
+

@@ -21,6 +21,6 @@ def _plugin_version_locations(config):
     dirs = [os.path.join(config.get_main_option("script_location"), "versions")]
     if plugins is not None:
         dirs += [str(d) for _, d in plugins.contributions("migrations_dir") if d]
-    config.set_main_option("version_path_separator", "os")
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(dirs))
     return config

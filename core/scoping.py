@@ -27,8 +27,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 
 from core.errors import ScopeViolation
 
-# A prefix that no path starts with: the scope of an anonymous or unresolved user.
-NOTHING = "\x00"
+# A prefix no path starts with (paths are "/<digits>/…"): anonymous or unresolved users.
+NOTHING = "//"
 _UNSCOPED = object()
 _explicit: contextvars.ContextVar = contextvars.ContextVar("region_scope", default=None)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -16,9 +15,10 @@ def init_database() -> dict:
     seed the city and its districts. Safe to run again."""
     upgrade(revision="heads")
     appbuilder = current_app.appbuilder
-    BaseSecurityManager.create_db(appbuilder.sm)
     appbuilder.add_permissions(update_perms=True)
-    for name in ROLES:
+    # Builtin roles (ROLES, FAB_ROLES) are checked from config; the rows exist so that
+    # users can hold them. FAB's create_db would store the patterns as permission names.
+    for name in [*ROLES, current_app.config["AUTH_ROLE_PUBLIC"]]:
         appbuilder.sm.add_role(name)
     created = seed_regions()
     db.session.commit()

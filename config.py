@@ -72,3 +72,8 @@ PLUGINS_BLOCKLIST = []
 
 # Background jobs: "inline" runs them in the web process (embedded default).
 JOB_BACKEND = "inline"
+
+# Printed documents: the city centre's consultation phone on the contact card (A13),
+# and an optional font file for PDFs (default: Noto Sans SC from pylopdf-fonts-zh-cn).
+CENTRE_PHONE = "0512-12333"
+PDF_FONT_PATH = None

@@ -68,8 +68,8 @@ def configure_settings(app: Flask, test_config: dict | None) -> None:
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
     app.config["FAB_ROLES"] = ROLES
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
-                          "translations;" + str(Path(__file__).parent / "translations"))
+    # Merged after FAB's own catalog: ours fills and overrides its zh strings (FAB_NOTES).
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
 
 
 class InsecureConfig(RuntimeError):

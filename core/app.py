@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.menu import Menu
 
@@ -128,7 +128,14 @@ def register_core_views(appbuilder: AppBuilder) -> None:
 
 
 def register_plugin_views(appbuilder: AppBuilder, plugins: PluginRegistry) -> None:
-    """Core applies what plugins return; their views follow the per-district switch."""
+    """Core applies what plugins return; their views follow the per-district switch. A
+    plugin's ``templates/`` folder is searched after core's."""
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    app = current_app._get_current_object()
+    folders = [Path(p.module.__file__).parent / "templates" for p in plugins.plugins.values()]
+    app.jinja_loader = ChoiceLoader(
+        [app.jinja_loader, *(FileSystemLoader(str(f)) for f in folders if f.is_dir())])
     for name, spec in plugins.contributions("views"):
         view = appbuilder.add_view(spec.view, spec.name, category=spec.category,
                                    icon=spec.icon, category_icon=spec.category_icon,

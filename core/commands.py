@@ -60,7 +60,10 @@ def users_group():
 @with_appcontext
 def users_create(username, password, role, region_code, name, email):
     """新建用户并分配到一个区域节点（A6）。"""
-    user = create_user(username, password, role, region_code, name, email)
+    try:
+        user = create_user(username, password, role, region_code, name, email)
+    except RuleViolation as exc:
+        fail(exc.message)
     click.echo(f"已创建用户 {user.username}（{ROLE_TITLES[role]}，{user.region.name}）")
 
 
@@ -149,7 +152,11 @@ def _switch(name, region_code, enabled):
     region = region_by_code(db.session, region_code)
     if region is None:
         fail(f"区域代码 {region_code} 不存在")
-    _registry().set_enabled(db.session, name, region, enabled, "cli")
+    try:
+        _registry().set_enabled(db.session, name, region, enabled, "cli")
+    except RuleViolation as exc:
+        db.session.rollback()
+        fail(exc.message)
     click.echo(f"已{'启用' if enabled else '停用'}插件 {name}（{region.name}）")
 
 

@@ -2,7 +2,9 @@
 
 A plugin is a module (or package) that defines ``PLUGIN = PluginInfo(...)`` and
 implements any of the hooks below with ``@hookimpl`` (``from core.plugins import
-hookimpl``). Built-in plugins live in the packages ``plugins`` and ``districts``;
+hookimpl``). Name no submodule after a hook (``views.py`` beside a ``views`` hook):
+importing it would replace the hook on the package; the loader refuses such a plugin.
+Built-in plugins live in the packages ``plugins`` and ``districts``;
 external ones are installed packages that name their module in the setuptools entry-point
 group ``retiree_admin.plugins``. Both are discovered the same way at app creation.
 

@@ -111,6 +111,10 @@ class PluginRegistry:
                 continue
             if info.name in self.plugins:
                 raise RuntimeError(f"插件名称重复：{info.name}")
+            shadowed = [n for n in dir(hookspecs) if isinstance(getattr(module, n, None), ModuleType)]
+            if shadowed:
+                # ``import plugin.views`` rebinds the package's ``views`` hook to the module.
+                raise RuntimeError(f"插件 {info.name} 的子模块与钩子同名：{'、'.join(shadowed)}；请改名")
             self.pm.register(module, name=info.name)
             self.plugins[info.name] = LoadedPlugin(info, module)
         for loaded in self.plugins.values():

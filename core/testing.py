@@ -1,0 +1,254 @@
+"""Pytest fixtures for the whole suite and for plugin authors (``pytest_plugins =
+["core.testing"]``): ``app``, ``app_factory``, ``client_for``, ``retiree_payload``, …
+
+The database is SQLite by default; set RETIREE_ADMIN_TEST_DATABASE_URL to a PostgreSQL
+URL to run everything there. One template database is built per session through the
+real migrations and ``init``; each test gets a fresh copy of it (a file copy on SQLite,
+CREATE DATABASE … TEMPLATE on PostgreSQL). A configured PostgreSQL that cannot be
+reached fails the run: it never skips.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+PASSWORD = "Test@2024pw"
+PG_URL = os.environ.get("RETIREE_ADMIN_TEST_DATABASE_URL")
+_counter = itertools.count()
+
+# Deterministic region tree: (code, name, level, parent code)
+REGIONS = [
+    ("320502001", "双塔街道", "street", "320502"),
+    ("320502001001", "东园社区", "community", "320502001"),
+    ("320502001002", "西街社区", "community", "320502001"),
+    ("320502002", "葑门街道", "street", "320502"),
+    ("320502002001", "南苑社区", "community", "320502002"),
+    ("320503001", "平江街道", "street", "320503"),
+    ("320503001001", "仓街社区", "community", "320503001"),
+    ("320506001", "长桥街道", "street", "320506"),
+    ("320506001001", "龙华社区", "community", "320506001"),
+    ("320571001", "娄葑街道", "street", "320571"),
+    ("320571001001", "金鸡湖社区", "community", "320571001"),
+]
+# username: (role, region code)
+USERS = {
+    "admin": ("system_admin", "320500"),
+    "city": ("city_admin", "320500"),
+    "sup": ("supervisor", "320500"),
+    "d_cl": ("district_admin", "320502"),
+    "d_pj": ("district_admin", "320503"),
+    "d_wz": ("district_admin", "320506"),
+    "s_cl1": ("street_staff", "320502001"),
+    "s_cl2": ("street_staff", "320502002"),
+    "c_cl11": ("community_staff", "320502001001"),
+    "c_cl12": ("community_staff", "320502001002"),
+    "c_cl21": ("community_staff", "320502002001"),
+    "c_pj11": ("community_staff", "320503001001"),
+}
+
+
+def _pg_admin_engine():
+    url = make_url(PG_URL).set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT"), url
+
+
+def seed(app) -> None:
+    """Regions, users, enterprises, agencies for the tests (the template's content)."""
+    from core.commands import create_user
+    from core.extensions import db
+    from core.regions import Region
+    from core.registry.models import EmploymentAgency, Enterprise
+    from core.setup import init_database
+
+    with app.app_context():
+        init_database()
+        for code, name, level, parent in REGIONS:
+            p = db.session.scalar(select(Region).where(Region.code == parent))
+            r = Region(code=code, name=name, level=level, parent=p,
+                       phone="0512-65223344", address=f"{name}服务站")
+            r.check_hierarchy()
+            db.session.add(r)
+        db.session.commit()
+        for username, (role, code) in USERS.items():
+            create_user(username, PASSWORD, role, code, name=username)
+        e1 = Enterprise(unit_no="320500001", name="苏州第一纺织厂", industry_authority="市纺织工业局")
+        e2 = Enterprise(unit_no="320500002", name="苏州红旗机械厂", industry_authority="市工投公司",
+                        status="bankrupt", successor=e1, gongtou_group=True)
+        db.session.add_all([e1, e2, EmploymentAgency(code="JY001", name="市劳动就业管理服务中心")])
+        db.session.commit()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    from core.app import create_app
+
+    if PG_URL:
+        admin, url = _pg_admin_engine()
+        try:
+            with admin.connect() as con:
+                con.execute(text("select 1"))
+        except Exception as exc:  # a configured PostgreSQL must be there: fail, never skip
+            pytest.exit(f"PostgreSQL at {PG_URL} is not reachable: {exc}", returncode=3)
+        name = f"ra_tpl_{os.getpid()}"
+        with admin.connect() as con:
+            con.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            con.execute(text(f'CREATE DATABASE "{name}"'))
+        tpl_url = url.set(database=name).render_as_string(hide_password=False)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": tpl_url, "TESTING": True})
+        seed(app)
+        with app.app_context():
+            from core.extensions import db
+
+            db.engine.dispose()
+        yield ("pg", name)
+        with admin.connect() as con:
+            con.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("tpl") / "template.db"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True})
+        seed(app)
+        with app.app_context():
+            from core.extensions import db
+
+            db.engine.dispose()
+        yield ("sqlite", path)
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path):
+    kind, source = template_db
+    if kind == "sqlite":
+        target = tmp_path / "test.db"
+        shutil.copy(source, target)
+        yield f"sqlite:///{target}"
+        return
+    admin, url = _pg_admin_engine()
+    name = f"ra_t_{os.getpid()}_{next(_counter)}"
+    with admin.connect() as con:
+        con.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as con:
+        con.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app_factory(database_url):
+    """Build an app on this test's database, with extra config (plugins, flags)."""
+    from core.app import create_app
+
+    built = []
+
+    def make(**config):
+        settings = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                    "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False}
+        settings.update(config)
+        app = create_app(settings)
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        with app.app_context():
+            from core.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def client_for(app):
+    """A logged-in test client for one of the USERS."""
+
+    def login(username: str, target_app=None):
+        client = (target_app or app).test_client()
+        response = client.post("/login/", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 302, f"login failed for {username}"
+        return client
+
+    return login
+
+
+@pytest.fixture
+def region_id(app):
+    from core.extensions import db
+    from core.regions import Region
+
+    def lookup(code: str) -> int:
+        with app.app_context():
+            return db.session.scalar(select(Region.id).where(Region.code == code))
+
+    return lookup
+
+
+@pytest.fixture
+def enterprise_id(app):
+    from core.extensions import db
+    from core.registry.models import EmploymentAgency, Enterprise
+
+    def lookup(unit_no: str = "320500001") -> int:
+        with app.app_context():
+            if unit_no.startswith("JY"):
+                return db.session.scalar(
+                    select(EmploymentAgency.id).where(EmploymentAgency.code == unit_no))
+            return db.session.scalar(select(Enterprise.id).where(Enterprise.unit_no == unit_no))
+
+    return lookup
+
+
+@pytest.fixture
+def retiree_payload(region_id, enterprise_id):
+    """A valid API payload for a new retiree (unique per ``n``), with overrides."""
+    from core.demo import make_id_card_no
+
+    def make(n: int = 1, community: str | None = "320502001001", **overrides):
+        birth = date(1950, 1, 1 + n % 28)
+        gender = overrides.get("gender", "male")
+        payload = {
+            "personal_no": f"{1000 + n}",
+            "id_card_no": make_id_card_no("320502", birth, n, gender),
+            "name": "张三" if n == 1 else f"李四{n}",
+            "gender": gender,
+            "birth_date": birth.isoformat(),
+            "retirement_date": date(2010, 1, 1).isoformat(),
+            "retirement_type": "retired",
+            "benefit": "basic_pension",
+            "category": "enterprise",
+            "employer": enterprise_id(),
+            "residence_type": "local" if community else "outside",
+            "community": region_id(community) if community else None,
+            "family_status": "none",
+            "serious_illness": "none",
+            "phone": "13812345678",
+            "hukou_address": "苏州市沧浪区十全街1号",
+            "residence_address": "苏州市沧浪区十全街1号",
+        }
+        payload.update(overrides)
+        return payload
+
+    return make
+
+
+@pytest.fixture
+def create_retiree(app, client_for, retiree_payload):
+    """Create a retiree through the API as ``admin``; returns its id."""
+
+    def create(n: int = 1, community: str | None = "320502001001", **overrides) -> int:
+        client = client_for("admin")
+        response = client.post("/api/v1/retiree/", json=retiree_payload(n, community, **overrides))
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    return create

@@ -118,11 +118,13 @@ def configure_appbuilder(app: Flask) -> AppBuilder:
 
 
 def register_core_views(appbuilder: AppBuilder) -> None:
+    from core.registry.exchange_views import register as register_exchange
     from core.registry.views import register as register_registry
     from core.views.plugins import register as register_plugin_manager
     from core.views.regions import register as register_regions
 
     register_registry(appbuilder)
+    register_exchange(appbuilder)
     register_regions(appbuilder)
     register_plugin_manager(appbuilder)
 
@@ -179,5 +181,8 @@ def _jwt_user():
 
 def configure_cli(app: Flask, plugins: PluginRegistry) -> None:
     from core.cli import register_commands
+    from core.registry.commands import ALL as registry_commands
 
     register_commands(app, plugins)
+    for command in registry_commands:
+        app.cli.add_command(command)

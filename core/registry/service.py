@@ -7,6 +7,7 @@ A5/A13 (management state), A32 (history), A40 (out of scope), ID-number checks.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from flask import current_app
@@ -57,6 +58,13 @@ TRACKED = [f.name for f in FIELDS_BY_NAME.values() if f.kind != "ref"] + [
     "archive_transferred_on", "death_date", "death_cause", "death_reporter", "removed_reason",
 ]
 SENSITIVE = {"id_card_no", "phone"}
+# Free-text fields (the identity numbers and the phone have their own checks).
+TEXT_FIELDS = [f.name for f in FIELDS_BY_NAME.values()
+               if f.kind == "text" and f.name not in ("personal_no", "id_card_no", "phone")]
+# Control characters (a NUL breaks PostgreSQL), lone surrogates (not encodable) and
+# bidirectional overrides (they disguise the text) belong in no field.
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+                        r"\u202a-\u202e\u2066-\u2069]")
 
 
 def _hook(session, retiree: Retiree):
@@ -86,6 +94,11 @@ def _normalise(r: Retiree) -> list[RuleViolation]:
         except RuleViolation as e:
             errors.append(e)
 
+    for field in TEXT_FIELDS:
+        value = getattr(r, field)
+        if isinstance(value, str) and _BAD_CHARS.search(value):
+            errors.append(RuleViolation(
+                f"{LABELS[field]}含有控制字符等不可见字符，请删除后重新填写", field))
     r.name = (r.name or "").strip()
     if not r.name:
         errors.append(RuleViolation("姓名不能为空", "name"))
@@ -159,14 +172,15 @@ def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[Rul
     return errors
 
 
-def _uniqueness(session, r: Retiree) -> list[RuleViolation]:
+def _uniqueness(session, r: Retiree, invalid: set) -> list[RuleViolation]:
     """F4 and the ID number are unique city-wide: checked past the user's scope, and
-    answered without saying whose record holds the number."""
+    answered without saying whose record holds the number. A number already refused
+    (``invalid``) is not looked up: it may hold what the database cannot take."""
     errors = []
     with unscoped():
         for field, label in (("personal_no", "个人编号"), ("id_card_no", "身份证号")):
             value = getattr(r, field)
-            if not value:
+            if not value or field in invalid:
                 continue
             q = select(Retiree.id).where(getattr(Retiree, field) == value)
             if r.id is not None:
@@ -199,7 +213,7 @@ def prepare(session, r: Retiree, actor: str, action: str | None = None,
     errors = _normalise(r)
     id_ok = not any(e.field == "id_card_no" for e in errors)
     errors += _cross_checks(session, r, on or date.today(), id_ok)
-    errors += _uniqueness(session, r)
+    errors += _uniqueness(session, r, {e.field for e in errors})
     for result in _hook(session, r).validate_retiree(retiree=r, session=session):
         errors += result or []
     if errors:

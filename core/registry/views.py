@@ -13,7 +13,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, get_field_setup_query
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from core.errors import RuleViolation, RuleViolations
@@ -111,10 +111,14 @@ class FilterVeryOld(BaseFilter):
 
 # --- forms ---------------------------------------------------------------------------
 
-def _choice_fields() -> dict:
+def _form_fields() -> dict:
     fields = {}
     for f in FORM_FIELDS:
-        if f.kind == "choice":
+        if f.kind == "bool":
+            # FAB makes a non-nullable Boolean column's checkbox required: unticked
+            # (the usual answer) would then never validate.
+            fields[f.name] = BooleanField(f.label, description=f.help)
+        elif f.kind == "choice":
             choices = list(f.choices.items())
             if not f.required:
                 choices = [("", "（未填）"), *choices] if f.name == "political_status" else choices
@@ -220,8 +224,8 @@ class RetireeModelView(ScopedModelView):
     edit_columns = FORM_COLUMNS
     add_fieldsets = _fieldsets(FORM_COLUMNS)
     edit_fieldsets = _fieldsets(FORM_COLUMNS)
-    add_form_extra_fields = _choice_fields()
-    edit_form_extra_fields = _choice_fields()
+    add_form_extra_fields = _form_fields()
+    edit_form_extra_fields = _form_fields()
     description_columns = {f.name: f.help for f in FORM_FIELDS if f.help}
     add_form_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
@@ -327,8 +331,9 @@ class RetireeModelView(ScopedModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        from core.registry.exchange import export_retirees
         from flask_appbuilder.urltools import get_filter_args
+
+        from core.registry.exchange import export_retirees
 
         get_filter_args(self._filters)
         query = self.datamodel.apply_all(

@@ -9,7 +9,7 @@ from flask import Flask, current_app, g, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.menu import Menu
 
-from core import defaults, models  # noqa: F401  (mappers)
+from core import defaults, events, models  # noqa: F401  (mappers, event listeners)
 from core.extensions import csrf, db, migrate
 from core.plugins import PluginRegistry
 from core.scoping import set_request_scope, unscoped

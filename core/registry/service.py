@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import inspect, select
 
 from core.errors import RuleViolation, RuleViolations
+from core.events import emit
 from core.regions import Region, district_of
 from core.registry import validators as v
 from core.registry.fields import (
@@ -224,6 +225,7 @@ def prepare(session, r: Retiree, actor: str, action: str | None = None,
     new = r.id is None
     if new:
         r.created_by = actor
+        emit(session, "retiree_registered", r.compute_region_path(), retiree=r)
     r.updated_by = actor
     record_history(session, r, actor, action or ("create" if new else "update"), reason)
 
@@ -272,6 +274,7 @@ def accept_archive(session, r: Retiree, on: date, actor: str) -> None:
     r.archive_transferred_on = on
     r.management_state = "community_managed"
     record_history(session, r, actor, "archive", "档案移交接收")
+    emit(session, "archive_accepted", r.region_path, retiree=r)
 
 
 def move(session, r: Retiree, to_community: Region, on: date, reason: str, actor: str) -> None:
@@ -301,6 +304,8 @@ def move(session, r: Retiree, to_community: Region, on: date, reason: str, actor
             from_path=old_path, region_path=r.region_path, moved_on=on, reason=reason,
             actor=actor))
         session.flush()
+    emit(session, "retiree_moved", r.region_path, retiree=r, from_region=old_community,
+         to_region=to_community)
 
 
 def report_death(session, r: Retiree, death_date: date, cause: str, reporter: str,
@@ -321,6 +326,7 @@ def report_death(session, r: Retiree, death_date: date, cause: str, reporter: st
     r.death_date, r.death_cause, r.death_reporter = death_date, cause, reporter.strip()
     r.management_state = "deceased"
     record_history(session, r, actor, "death", cause)
+    emit(session, "retiree_died", r.region_path, retiree=r)
 
 
 def remove(session, r: Retiree, reason: str, actor: str) -> None:

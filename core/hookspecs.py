@@ -69,6 +69,14 @@ def archive_centre_for(retiree):
 
 
 @hookspec(firstresult=True)
+def enterprise_agreement(enterprise, on):
+    """A12: may ``enterprise``'s retirees enter socialized management on date ``on``?
+    Called (with the plugins enabled for the enterprise's district) before an archive is
+    accepted. Return True when an agreement in force covers it, a Chinese message (str)
+    saying what is missing to refuse, or None when no rule applies."""
+
+
+@hookspec(firstresult=True)
 def fee_schedule(retiree):
     """A35: the management fee due for ``retiree`` as a dict
     ``{"rate": Decimal, "years": int, "total": Decimal}``, or None."""

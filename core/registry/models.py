@@ -43,6 +43,8 @@ class Enterprise(Model):
     industry_authority: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
     successor_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
+    # The district where the unit is registered (A12/P1: a Park unit signs with the Park).
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     # A21: member of the 市工投公司 system groups or 创元集团.
     gongtou_group: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     address: Mapped[str | None] = mapped_column(String(200))
@@ -50,6 +52,7 @@ class Enterprise(Model):
     phone: Mapped[str | None] = mapped_column(String(30))
 
     successor: Mapped[Enterprise | None] = relationship(remote_side=[id])
+    district = relationship("Region")
 
     def __str__(self) -> str:
         return f"{self.name}（{self.unit_no}）"

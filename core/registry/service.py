@@ -211,6 +211,14 @@ def prepare(session, r: Retiree, actor: str, action: str | None = None,
         raise RuleViolations([RuleViolation(
             f"该人员状态为“{'已死亡' if r.management_state == 'deceased' else '已注销'}”，"
             "不能再修改登记信息", "management_state")])
+    # A32: an autoflush (a lazy load in the checks) would write the changes and clear
+    # their attribute history before record_history reads it.
+    with session.no_autoflush:
+        _prepare(session, r, actor, action, reason, on)
+
+
+def _prepare(session, r: Retiree, actor: str, action: str | None, reason: str | None,
+             on: date | None) -> None:
     errors = _normalise(r)
     id_ok = not any(e.field == "id_card_no" for e in errors)
     errors += _cross_checks(session, r, on or date.today(), id_ok)
@@ -266,8 +274,17 @@ def _require_active(r: Retiree) -> None:
 
 
 def accept_archive(session, r: Retiree, on: date, actor: str) -> None:
-    """A13: with the archive's acceptance the community of residence manages the person."""
+    """A13: with the archive's acceptance the community of residence manages the person;
+    A12: an enterprise retiree's employer must have signed the agreement (when a plugin
+    answers the ``enterprise_agreement`` hook)."""
     _require_active(r)
+    employer = r.employer.current_successor() if r.employer else None
+    if employer is not None:
+        plugins = current_app.extensions["retiree_admin.plugins"]
+        path = employer.district.region_path if employer.district else r.region_path
+        verdict = plugins.hook_for(path, session).enterprise_agreement(enterprise=employer, on=on)
+        if isinstance(verdict, str):
+            raise RuleViolations([RuleViolation(verdict, "employer", "A12")])
     if r.party_cadre:
         raise RuleViolations([RuleViolation(
             "区以上党委管理的退休干部人事档案暂不移交（A29）", "party_cadre", "A29")])
@@ -288,7 +305,7 @@ def move(session, r: Retiree, to_community: Region, on: date, reason: str, actor
     if to_community is not None and old_community is not None \
             and to_community.id == old_community.id:
         raise RuleViolations([RuleViolation("迁入社区与现所在社区相同", "community")])
-    with unscoped():
+    with unscoped(), session.no_autoflush:  # no_autoflush: as in prepare (A32)
         if to_community is None:
             r.residence_type, r.community = "outside", None
         else:

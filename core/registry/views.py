@@ -33,6 +33,7 @@ from core.registry.models import (
     RetireeTransfer,
 )
 from core.registry.validators import normalize_id_card_no
+from core.scoping import unscoped
 from core.views.base import (
     ScopedModelRestApi,
     ScopedModelView,
@@ -273,14 +274,19 @@ class RetireeModelView(ScopedModelView):
     @has_access
     def move(self, pk):
         form = MoveForm()
-        communities = db.session.execute(
-            select(Region).where(Region.level == "community").order_by(Region.code)
-            .execution_options(unscoped=True)).scalars()
-        form.community.choices = [("", "迁出统筹范围（居外人员）")] + [
-            (str(c.id), f"{c.full_name}（{c.code}）") for c in communities]
+        # Any community may receive the person (A32): the choices, their full names and
+        # the chosen target are read past a community clerk's scope.
+        with unscoped():
+            communities = db.session.execute(
+                select(Region).where(Region.level == "community").order_by(Region.code)
+                .execution_options(unscoped=True)).scalars()
+            form.community.choices = [("", "迁出统筹范围（居外人员）")] + [
+                (str(c.id), f"{c.full_name}（{c.code}）") for c in communities]
 
         def apply(item, form):
-            to = db.session.get(Region, int(form.community.data)) if form.community.data else None
+            to = (db.session.get(Region, int(form.community.data),
+                                 execution_options={"unscoped": True})
+                  if form.community.data else None)
             service.move(db.session, item, to, form.moved_on.data, form.reason.data, actor_name())
         return self._operation(pk, form, "迁移", apply)
 
@@ -355,12 +361,14 @@ class EnterpriseModelView(ScopedModelView):
     list_title = "参保单位"
     list_columns = ["unit_no", "name", "industry_authority", "status_label", "successor"]
     search_columns = ["unit_no", "name", "industry_authority", "status"]
-    add_columns = ["unit_no", "name", "industry_authority", "status", "successor",
+    add_columns = ["unit_no", "name", "district", "industry_authority", "status", "successor",
                    "gongtou_group", "address", "contact_person", "phone"]
     edit_columns = add_columns
+    add_form_query_rel_fields = {"district": [["level", FilterEqual, "district"]]}
+    edit_form_query_rel_fields = add_form_query_rel_fields
     base_order = ("unit_no", "asc")
     label_columns = {"unit_no": "单位编号", "name": "单位名称", "industry_authority": "行业主管部门",
-                     "status": "单位状态", "status_label": "单位状态", "successor": "承继单位",
+                     "status": "单位状态", "status_label": "单位状态", "successor": "承继单位", "district": "注册所在区",
                      "gongtou_group": "属市工投公司系统或创元集团（A21）", "address": "地址",
                      "contact_person": "联系人", "phone": "电话"}
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
@@ -440,9 +448,9 @@ class EnterpriseApi(ScopedModelRestApi):
     allow_browser_login = True
     include_route_methods = {"get", "get_list", "post", "put", "info"}
     list_columns = ["id", "unit_no", "name", "industry_authority", "status", "successor.id"]
-    show_columns = ["id", "unit_no", "name", "industry_authority", "status", "successor.id",
-                    "gongtou_group", "address", "contact_person", "phone"]
-    add_columns = ["unit_no", "name", "industry_authority", "status", "successor",
+    show_columns = ["id", "unit_no", "name", "district.id", "industry_authority", "status",
+                    "successor.id", "gongtou_group", "address", "contact_person", "phone"]
+    add_columns = ["unit_no", "name", "district", "industry_authority", "status", "successor",
                    "gongtou_group", "address", "contact_person", "phone"]
     edit_columns = add_columns
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-26 21:09:17.706233
+Create Date: 2026-11-26 21:21:36.643137
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 # revision identifiers, used by Alembic.
 revision = '0001_core'
 down_revision = None
-branch_labels = ("core",)
+branch_labels = ('core',)
 depends_on = None
 
 
@@ -66,24 +66,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
-    op.create_table('enterprise',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('unit_no', sa.String(length=20), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('industry_authority', sa.String(length=100), nullable=True),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('successor_id', sa.Integer(), nullable=True),
-    sa.Column('gongtou_group', sa.Boolean(), nullable=False),
-    sa.Column('address', sa.String(length=200), nullable=True),
-    sa.Column('contact_person', sa.String(length=50), nullable=True),
-    sa.Column('phone', sa.String(length=30), nullable=True),
-    sa.ForeignKeyConstraint(['successor_id'], ['enterprise.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('unit_no')
-    )
-    with op.batch_alter_table('enterprise', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enterprise_name'), ['name'], unique=False)
-
     op.create_table('region',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=12), nullable=False),
@@ -154,6 +136,27 @@ def upgrade():
     with op.batch_alter_table('ab_user', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ab_user_region_id'), ['region_id'], unique=False)
 
+    op.create_table('enterprise',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_no', sa.String(length=20), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('industry_authority', sa.String(length=100), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('successor_id', sa.Integer(), nullable=True),
+    sa.Column('district_id', sa.Integer(), nullable=True),
+    sa.Column('gongtou_group', sa.Boolean(), nullable=False),
+    sa.Column('address', sa.String(length=200), nullable=True),
+    sa.Column('contact_person', sa.String(length=50), nullable=True),
+    sa.Column('phone', sa.String(length=30), nullable=True),
+    sa.ForeignKeyConstraint(['district_id'], ['region.id'], ),
+    sa.ForeignKeyConstraint(['successor_id'], ['enterprise.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('unit_no')
+    )
+    with op.batch_alter_table('enterprise', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enterprise_district_id'), ['district_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enterprise_name'), ['name'], unique=False)
+
     op.create_table('plugin_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('plugin', sa.String(length=64), nullable=False),
@@ -176,6 +179,65 @@ def upgrade():
     sa.ForeignKeyConstraint(['region_id'], ['region.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('plugin', 'region_id')
+    )
+    op.create_table('ab_api_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('uuid', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=256), nullable=False),
+    sa.Column('key_hash', sa.String(length=256), nullable=False),
+    sa.Column('lookup_hash', sa.String(length=256), nullable=True),
+    sa.Column('key_prefix', sa.String(length=16), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('scopes', sa.Text(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=True),
+    sa.Column('expires_on', sa.DateTime(), nullable=True),
+    sa.Column('revoked_on', sa.DateTime(), nullable=True),
+    sa.Column('last_used_on', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('lookup_hash'),
+    sa.UniqueConstraint('uuid')
+    )
+    with op.batch_alter_table('ab_api_key', schema=None) as batch_op:
+        batch_op.create_index('idx_api_key_lookup_hash', ['lookup_hash'], unique=True)
+        batch_op.create_index('idx_api_key_prefix', ['key_prefix'], unique=False)
+        batch_op.create_index('idx_api_key_user_id', ['user_id'], unique=False)
+
+    op.create_table('ab_permission_view_role',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('permission_view_id', sa.Integer(), nullable=True),
+    sa.Column('role_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['permission_view_id'], ['ab_permission_view.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['role_id'], ['ab_role.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('permission_view_id', 'role_id')
+    )
+    with op.batch_alter_table('ab_permission_view_role', schema=None) as batch_op:
+        batch_op.create_index('idx_permission_view_id', ['permission_view_id'], unique=False)
+        batch_op.create_index('idx_role_id', ['role_id'], unique=False)
+
+    op.create_table('ab_user_group',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('group_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['group_id'], ['ab_group.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'group_id')
+    )
+    with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
+        batch_op.create_index('idx_user_group_id', ['group_id'], unique=False)
+        batch_op.create_index('idx_user_id', ['user_id'], unique=False)
+
+    op.create_table('ab_user_role',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('role_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['role_id'], ['ab_role.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'role_id')
     )
     op.create_table('retiree',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -246,65 +308,6 @@ def upgrade():
         batch_op.create_index('ix_retiree_scope', ['region_path', 'id'], unique=False, postgresql_ops={'region_path': 'text_pattern_ops'})
         batch_op.create_index(batch_op.f('ix_retiree_serious_illness'), ['serious_illness'], unique=False)
 
-    op.create_table('ab_api_key',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('uuid', sa.String(length=36), nullable=False),
-    sa.Column('name', sa.String(length=256), nullable=False),
-    sa.Column('key_hash', sa.String(length=256), nullable=False),
-    sa.Column('lookup_hash', sa.String(length=256), nullable=True),
-    sa.Column('key_prefix', sa.String(length=16), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('scopes', sa.Text(), nullable=True),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_on', sa.DateTime(), nullable=True),
-    sa.Column('expires_on', sa.DateTime(), nullable=True),
-    sa.Column('revoked_on', sa.DateTime(), nullable=True),
-    sa.Column('last_used_on', sa.DateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('lookup_hash'),
-    sa.UniqueConstraint('uuid')
-    )
-    with op.batch_alter_table('ab_api_key', schema=None) as batch_op:
-        batch_op.create_index('idx_api_key_lookup_hash', ['lookup_hash'], unique=True)
-        batch_op.create_index('idx_api_key_prefix', ['key_prefix'], unique=False)
-        batch_op.create_index('idx_api_key_user_id', ['user_id'], unique=False)
-
-    op.create_table('ab_permission_view_role',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('permission_view_id', sa.Integer(), nullable=True),
-    sa.Column('role_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['permission_view_id'], ['ab_permission_view.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['role_id'], ['ab_role.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('permission_view_id', 'role_id')
-    )
-    with op.batch_alter_table('ab_permission_view_role', schema=None) as batch_op:
-        batch_op.create_index('idx_permission_view_id', ['permission_view_id'], unique=False)
-        batch_op.create_index('idx_role_id', ['role_id'], unique=False)
-
-    op.create_table('ab_user_group',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('group_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['group_id'], ['ab_group.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'group_id')
-    )
-    with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
-        batch_op.create_index('idx_user_group_id', ['group_id'], unique=False)
-        batch_op.create_index('idx_user_id', ['user_id'], unique=False)
-
-    op.create_table('ab_user_role',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('role_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['role_id'], ['ab_role.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'role_id')
-    )
     op.create_table('retiree_history',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('retiree_id', sa.Integer(), nullable=False),
@@ -357,23 +360,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_retiree_history_retiree_id'))
 
     op.drop_table('retiree_history')
-    op.drop_table('ab_user_role')
-    with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
-        batch_op.drop_index('idx_user_id')
-        batch_op.drop_index('idx_user_group_id')
-
-    op.drop_table('ab_user_group')
-    with op.batch_alter_table('ab_permission_view_role', schema=None) as batch_op:
-        batch_op.drop_index('idx_role_id')
-        batch_op.drop_index('idx_permission_view_id')
-
-    op.drop_table('ab_permission_view_role')
-    with op.batch_alter_table('ab_api_key', schema=None) as batch_op:
-        batch_op.drop_index('idx_api_key_user_id')
-        batch_op.drop_index('idx_api_key_prefix')
-        batch_op.drop_index('idx_api_key_lookup_hash')
-
-    op.drop_table('ab_api_key')
     with op.batch_alter_table('retiree', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_retiree_serious_illness'))
         batch_op.drop_index('ix_retiree_scope', postgresql_ops={'region_path': 'text_pattern_ops'})
@@ -392,11 +378,33 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_retiree_birth_date'))
 
     op.drop_table('retiree')
+    op.drop_table('ab_user_role')
+    with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
+        batch_op.drop_index('idx_user_id')
+        batch_op.drop_index('idx_user_group_id')
+
+    op.drop_table('ab_user_group')
+    with op.batch_alter_table('ab_permission_view_role', schema=None) as batch_op:
+        batch_op.drop_index('idx_role_id')
+        batch_op.drop_index('idx_permission_view_id')
+
+    op.drop_table('ab_permission_view_role')
+    with op.batch_alter_table('ab_api_key', schema=None) as batch_op:
+        batch_op.drop_index('idx_api_key_user_id')
+        batch_op.drop_index('idx_api_key_prefix')
+        batch_op.drop_index('idx_api_key_lookup_hash')
+
+    op.drop_table('ab_api_key')
     op.drop_table('plugin_setting')
     with op.batch_alter_table('plugin_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plugin_change_plugin'))
 
     op.drop_table('plugin_change')
+    with op.batch_alter_table('enterprise', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enterprise_name'))
+        batch_op.drop_index(batch_op.f('ix_enterprise_district_id'))
+
+    op.drop_table('enterprise')
     with op.batch_alter_table('ab_user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ab_user_region_id'))
 
@@ -417,10 +425,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_region_level'))
 
     op.drop_table('region')
-    with op.batch_alter_table('enterprise', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enterprise_name'))
-
-    op.drop_table('enterprise')
     op.drop_table('employment_agency')
     op.drop_table('ab_view_menu')
     op.drop_table('ab_role')

@@ -180,9 +180,10 @@ def _jwt_user():
 
 
 def configure_cli(app: Flask, plugins: PluginRegistry) -> None:
+    from core.bench import bench_command
     from core.cli import register_commands
     from core.registry.commands import ALL as registry_commands
 
     register_commands(app, plugins)
-    for command in registry_commands:
+    for command in [*registry_commands, bench_command]:
         app.cli.add_command(command)

@@ -50,4 +50,5 @@ def main() -> None:
     except Exception as exc:  # a last line: no traceback for an operator
         if os.environ.get("RETIREE_ADMIN_TRACEBACK"):
             raise
-        fail(f"{type(exc).__name__}: {exc}", 1)
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        fail(f"{type(exc).__name__}: {detail}", 1)

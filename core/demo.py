@@ -3,6 +3,7 @@ users for every level, and retirees that satisfy every registry rule by construc
 Retirees are bulk-inserted, so the benchmark can build a million of them."""
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -36,7 +37,9 @@ def id_check_char(first17: str) -> str:
 
 
 def make_id_card_no(area: str, birth: date, seq: int, gender: str) -> str:
-    sex_digit = seq % 5 * 2 + (1 if gender == "male" else 0)
+    """A valid 18-digit number; ``seq`` (0–499) is the order code among people of the same
+    area, birth date and sex."""
+    sex_digit = seq // 100 % 5 * 2 + (1 if gender == "male" else 0)
     first17 = f"{area}{birth:%Y%m%d}{seq % 100:02d}{sex_digit}"
     return first17 + id_check_char(first17)
 
@@ -96,15 +99,21 @@ def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     rng = random.Random(seed)
+    # Pools keep Faker out of the per-row cost (a million rows in minutes, not an hour).
+    males = [fake.name_male() for _ in range(3000)]
+    females = [fake.name_female() for _ in range(3000)]
+    anyone = males + females
+    addresses = [fake.address()[:60] for _ in range(5000)]
     pooling = set(current_app.config["POOLING_AREA_CODES"])
     local = [c for c in communities if c.code[:6] in pooling] or communities
     today, now = date.today(), datetime.now()
+    used: dict[tuple, int] = {}  # (area, birth, gender) → next order code: unique IDs
     for i in range(n):
         gender = "male" if rng.random() < 0.48 else "female"
         birth = date(1935, 1, 1) + timedelta(days=rng.randint(0, 35 * 365))
         retire_age = 60 if gender == "male" else rng.choice((50, 55))
         retirement = date(min(birth.year + retire_age, today.year - 1), birth.month, 1)
-        name = fake.name_male() if gender == "male" else fake.name_female()
+        name = rng.choice(males if gender == "male" else females)
         category = rng.choices(["enterprise", "self_employed", "agreement_retained",
                                 "industry_pooled"], [85, 8, 5, 2])[0]
         outside = rng.random() < 0.12
@@ -113,9 +122,12 @@ def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
         complete = rng.random() < 0.8
         signed = retirement + timedelta(days=rng.randint(10, 200))
         area = community.code[:6] if community else rng.choice(["320502", "320583", "320481"])
+        while used.get((area, birth, gender), 0) >= 500:
+            birth += timedelta(days=1)
+        seq = used[(area, birth, gender)] = used.get((area, birth, gender), 0) + 1
         yield {
             "name": name, "name_initials": _initials(name), "gender": gender,
-            "birth_date": birth, "id_card_no": make_id_card_no(area, birth, i, gender),
+            "birth_date": birth, "id_card_no": make_id_card_no(area, birth, seq - 1, gender),
             "personal_no": f"{first_personal_no + i:08d}", "retirement_date": retirement,
             "retirement_type": rng.choices(["retired", "resigned", "retired_support"],
                                            [92, 5, 3])[0],
@@ -132,15 +144,15 @@ def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
             "residence_type": "outside" if outside else "local",
             "community_id": community.id if community else None,
             "region_path": community.region_path if community else city_path,
-            "hukou_address": fake.address()[:60], "residence_address": fake.address()[:60],
+            "hukou_address": rng.choice(addresses), "residence_address": rng.choice(addresses),
             "family_status": rng.choices(["none", "extreme_poverty", "minimum_living"],
                                          [92, 3, 5])[0],
             "serious_illness": rng.choices(["none", "mental", "tumour", "uraemia",
                                             "no_self_care"], [95, 1, 2, 1, 1])[0],
             "widowed_alone": rng.random() < 0.06, "disabled": rng.random() < 0.03,
             "health_notes": None,
-            "employer_handler_name": fake.name(), "employer_handler_date": signed,
-            "community_worker_name": fake.name() if complete else None,
+            "employer_handler_name": rng.choice(anyone), "employer_handler_date": signed,
+            "community_worker_name": rng.choice(anyone) if complete else None,
             "community_worker_date": signed if complete else None,
             "retiree_signed_name": name, "retiree_signed_date": signed,
             "form_complete": complete, "management_state": state,
@@ -148,10 +160,19 @@ def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
             "death_date": today - timedelta(days=rng.randint(1, 700))
             if state == "deceased" else None,
             "death_cause": "病故" if state == "deceased" else None,
-            "death_reporter": fake.name() if state == "deceased" else None,
+            "death_reporter": rng.choice(anyone) if state == "deceased" else None,
             "removed_reason": None, "created_at": now, "created_by": "demo",
             "updated_at": now, "updated_by": "demo", "version": 1,
         }
+
+
+def _copy_rows(rows, columns: list[str]) -> None:
+    """PostgreSQL COPY: an order of magnitude faster than INSERT for big demo sets."""
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(
+            f"COPY retiree ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def insert_retirees(n: int, seed: int, batch: int = 5000) -> int:
@@ -163,9 +184,16 @@ def insert_retirees(n: int, seed: int, batch: int = 5000) -> int:
     enterprise_ids, agency_ids = build_organisations(fake, rng)
     city = db.session.scalar(select(Region).where(Region.level == "city"))
     top = db.session.scalar(select(func.max(Retiree.personal_no))) or "00100000"
+    rows_iter = retiree_rows(n, seed, communities, city.region_path, enterprise_ids,
+                             agency_ids, int(top) + 1)
+    if db.engine.dialect.name == "postgresql":
+        first = next(rows_iter, None)
+        if first is not None:
+            _copy_rows(itertools.chain([first], rows_iter), list(first))
+        db.session.commit()
+        return n
     rows, done = [], 0
-    for row in retiree_rows(n, seed, communities, city.region_path, enterprise_ids,
-                            agency_ids, int(top) + 1):
+    for row in rows_iter:
         rows.append(row)
         if len(rows) >= batch:
             db.session.execute(insert(Retiree.__table__), rows)

@@ -1,0 +1,42 @@
+"""Registry imports and exports as background jobs (A31; issue 7)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app
+
+from core.extensions import db
+from core.jobs import handler
+from core.registry import exchange
+from core.registry.models import Retiree
+
+
+def job_folder(kind: str) -> Path:
+    folder = Path(current_app.instance_path) / "jobs" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@handler("import_retirees")
+def import_job(job, params: dict, progress) -> dict:
+    """Import an uploaded file; a re-run after a killed worker adds nobody twice (rows
+    are matched on the personal number) and the upload is removed when done."""
+    source = Path(params["path"])
+    result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress)
+    out = result.summary()
+    if result.errors:
+        report = job_folder("reports") / f"{job.id}.xlsx"
+        exchange.write_report(report, result)
+        out["report"] = report.name
+    source.unlink(missing_ok=True)
+    return out
+
+
+@handler("export_retirees")
+def export_job(job, params: dict, progress) -> dict:
+    """Export the retirees the submitting user may see (the job runs in their scope)."""
+    target = job_folder("exports") / f"{job.id}.xlsx"
+    query = db.session.query(Retiree).order_by(Retiree.id)
+    count = exchange.export_retirees(query, target, watermark=params.get("watermark"))
+    progress(count, count)
+    return {"rows": count, "file": target.name}

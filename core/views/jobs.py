@@ -1,0 +1,56 @@
+"""Job progress on screen: a page that polls the job's JSON status."""
+from __future__ import annotations
+
+from flask import abort, g, jsonify, send_file
+from flask_appbuilder import BaseView, expose, has_access
+
+from core.extensions import db
+from core.jobs import Job
+from core.registry.jobs import job_folder
+from core.scoping import unscoped
+
+
+def _own_job(job_id: int) -> Job:
+    """Jobs are visible to the user who submitted them."""
+    with unscoped():
+        job = db.session.get(Job, job_id)
+    user = g.get("ra_user")
+    if job is None or user is None or job.created_by != user.username:
+        abort(404)
+    return job
+
+
+class JobView(BaseView):
+    route_base = "/jobs"
+    default_view = "show"
+
+    @expose("/<int:job_id>")
+    @has_access
+    def show(self, job_id):
+        return self.render_template("ra_job.html", job=_own_job(job_id))
+
+    @expose("/<int:job_id>/status")
+    @has_access
+    def status(self, job_id):
+        response = jsonify(_own_job(job_id).as_dict())
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/<int:job_id>/download")
+    @has_access
+    def download(self, job_id):
+        job = _own_job(job_id)
+        result = job.result_data
+        if job.status != "done":
+            abort(404)
+        if "file" in result:
+            path, name = job_folder("exports") / result["file"], "退休人员导出.xlsx"
+        elif "report" in result:
+            path, name = job_folder("reports") / result["report"], "导入错误报告.xlsx"
+        else:
+            abort(404)
+        return send_file(path, as_attachment=True, download_name=name, max_age=0)
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view_no_menu(JobView)

@@ -1,0 +1,56 @@
+"""The load test (issue 7): ``locust -f core/loadtest.py`` against a running server.
+
+Each simulated user logs in as a community clerk or a city administrator and browses the
+pages staff use all day: the retiree list (first page, a deep page, a filter with a name
+search), the API list, one person's record, the home page. Run against loopback only;
+``.ci/loadtest`` runs it bounded in users and time and checks the result.
+"""
+import os
+import random
+import re
+
+from locust import HttpUser, between, task
+
+PASSWORD = os.environ.get("LOADTEST_PASSWORD", "Demo@2024pw")
+USERS = os.environ.get("LOADTEST_USERS", "community,city,district,street").split(",")
+
+
+class Staff(HttpUser):
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self):
+        form = self.client.get("/login/", name="login form").text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+        with self.client.post("/login/", name="login", allow_redirects=False, catch_response=True,
+                              data={"username": random.choice(USERS), "password": PASSWORD,
+                                    "csrf_token": token.group(1) if token else ""}) as r:
+            if r.status_code != 302 or "/login" in r.headers.get("Location", ""):
+                r.failure(f"login refused ({r.status_code})")
+        page = self.client.get("/api/v1/retiree/?q=(page_size:20)", name="api list").json()
+        self.ids = [row["id"] for row in page.get("result", [])] or [1]
+
+    @task(4)
+    def list_first(self):
+        self.client.get("/retiree/list/", name="list first page")
+
+    @task(2)
+    def list_deep(self):
+        self.client.get(f"/retiree/list/?page_RetireeModelView={random.randint(5, 40)}",
+                        name="list deep page")
+
+    @task(2)
+    def list_filtered(self):
+        self.client.get("/retiree/list/?_flt_0_category=enterprise&_flt_0_name=%E7%8E%8B",
+                        name="list filter+name")
+
+    @task(2)
+    def api_list(self):
+        self.client.get("/api/v1/retiree/?q=(page_size:20)", name="api list")
+
+    @task(2)
+    def show(self):
+        self.client.get(f"/retiree/show/{random.choice(self.ids)}", name="show")
+
+    @task(1)
+    def home(self):
+        self.client.get("/", name="home")

@@ -1,0 +1,21 @@
+"""gunicorn settings for production: ``gunicorn -c deploy/gunicorn.conf.py core.wsgi:app``.
+
+Every worker is stateless: sessions are signed cookies (one SECRET_KEY for all),
+rate-limit counters live in Redis (RATELIMIT_STORAGE_URI), permissions are synced once by
+``retiree-admin init`` at deploy time (FAB_UPDATE_PERMS stays False), long jobs run on
+``retiree-admin worker`` processes (JOB_BACKEND=rq).
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("RETIREE_ADMIN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("RETIREE_ADMIN_WORKERS", 2 * multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("RETIREE_ADMIN_THREADS", 2))
+timeout = 60
+graceful_timeout = 30
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("RETIREE_ADMIN_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, Integer, String, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.errors import RuleViolation
-from core.scoping import ScopedMixin, prefix_of
+from core.scoping import SCOPE_PATTERN, ScopedMixin, ancestor_of_scope
 
 LEVELS = ("city", "district", "street", "community")
 LEVEL_LABELS = {"city": "市", "district": "区", "street": "街道（乡镇）", "community": "社区（村）"}
@@ -67,9 +67,9 @@ class Region(ScopedMixin, Model):
         return f"{parent_path}{self.code}/"
 
     @classmethod
-    def scope_criterion(cls, prefix: str):
+    def scope_criterion(cls):
         # A user sees the subtree of their region and the names of its ancestors.
-        return or_(cls.region_path.startswith(prefix), prefix_of(cls.region_path, prefix))
+        return or_(cls.region_path.like(SCOPE_PATTERN), ancestor_of_scope(cls.region_path))
 
     def check_hierarchy(self) -> None:
         """A6: each level hangs under the level above, its code under its parent's."""

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import g, has_request_context
-from sqlalchemy import Index, String, event, func, inspect
+from sqlalchemy import Index, String, bindparam, event, func, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 
 from core.errors import ScopeViolation
@@ -33,12 +33,26 @@ _UNSCOPED = object()
 _explicit: contextvars.ContextVar = contextvars.ContextVar("region_scope", default=None)
 
 
+def _scope_value() -> str:
+    return current_scope() or NOTHING
+
+
+# The scope enters SQL as two bound parameters whose values are read when the statement
+# runs: cached statements stay correct for every user, and ``LIKE :ra_scope_pattern`` is
+# one bound string that SQLite and PostgreSQL can match against the scope index.
+SCOPE_PATH = bindparam("ra_scope_path", callable_=_scope_value, type_=String)
+SCOPE_PATTERN = bindparam("ra_scope_pattern", callable_=lambda: _scope_value() + "%",
+                          type_=String)
+
+
 class Scoped:
     """Marker of every model limited to a region subtree. Subclasses define
     ``scope_criterion``; most use ``ScopedMixin``, which stores the path on the row."""
 
     @classmethod
-    def scope_criterion(cls, prefix: str):
+    def scope_criterion(cls):
+        """The SQL condition for rows visible in the current scope; build it from
+        ``SCOPE_PATTERN`` (the user's path followed by %) and ``SCOPE_PATH``."""
         raise NotImplementedError
 
 
@@ -56,9 +70,8 @@ class ScopedMixin(Scoped):
         return None
 
     @classmethod
-    def scope_criterion(cls, prefix: str):
-        """The SQL condition for rows visible under ``prefix``."""
-        return cls.region_path.startswith(prefix)
+    def scope_criterion(cls):
+        return cls.region_path.like(SCOPE_PATTERN)
 
 
 @event.listens_for(ScopedMixin, "after_mapper_constructed", propagate=True)
@@ -132,14 +145,12 @@ def _scope_reads(state) -> None:
         return
     if state.execution_options.get("unscoped"):
         return
-    prefix = current_scope()
-    if prefix is None:
+    if current_scope() is None:
         return
-    # One lambda per concrete class: a lambda on the marker would be analysed against the
-    # unmapped base; the lambda form is adapted to aliases, and ``prefix`` becomes a bound
-    # parameter of the cached statement.
+    # One lambda per concrete class (a lambda on the marker would be analysed against the
+    # unmapped base); the lambda form is adapted to aliases such as FAB's joins.
     state.statement = state.statement.options(*(
-        with_loader_criteria(cls, lambda c: c.scope_criterion(prefix), include_aliases=True)
+        with_loader_criteria(cls, lambda c: c.scope_criterion(), include_aliases=True)
         for cls in scoped_classes()))
 
 
@@ -172,7 +183,6 @@ def _scope_writes(session: Session, flush_context, instances) -> None:
                     raise ScopeViolation()
 
 
-def prefix_of(column, prefix):
-    """SQL: ``prefix`` starts with the column's value (the row is an ancestor). Written
-    with substr because inside the scoping lambda ``prefix`` is a tracked bound value."""
-    return func.substr(prefix, 1, func.length(column)) == column
+def ancestor_of_scope(column):
+    """SQL: the scope's path starts with the column's value (the row is an ancestor)."""
+    return func.substr(SCOPE_PATH, 1, func.length(column)) == column

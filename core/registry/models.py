@@ -29,7 +29,7 @@ from core.registry.fields import (
     RESIDENCE_TYPE,
     SERIOUS_ILLNESS,
 )
-from core.scoping import Scoped, ScopedMixin
+from core.scoping import SCOPE_PATTERN, Scoped, ScopedMixin
 
 
 class Enterprise(Model):
@@ -232,9 +232,8 @@ class RetireeHistory(Scoped, Model):
     retiree: Mapped[Retiree] = relationship()
 
     @classmethod
-    def scope_criterion(cls, prefix: str):
-        return cls.retiree_id.in_(
-            select(Retiree.id).where(Retiree.region_path.startswith(prefix)))
+    def scope_criterion(cls):
+        return cls.retiree_id.in_(select(Retiree.id).where(Retiree.region_path.like(SCOPE_PATTERN)))
 
 
 class RetireeTransfer(ScopedMixin, Model):
@@ -257,6 +256,5 @@ class RetireeTransfer(ScopedMixin, Model):
     to_community = relationship("Region", foreign_keys=[to_community_id])
 
     @classmethod
-    def scope_criterion(cls, prefix: str):
-        return or_(cls.region_path.startswith(prefix),
-                   cls.from_path.startswith(prefix))
+    def scope_criterion(cls):
+        return or_(cls.region_path.like(SCOPE_PATTERN), cls.from_path.like(SCOPE_PATTERN))

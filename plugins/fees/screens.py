@@ -1,0 +1,550 @@
+"""Screens of the fee plugin: dues, balances and arrears, payments and receipts,
+instalment plans and their steps, the special account, allocations, books, reports.
+
+Money is entered as text and parsed to ``Decimal`` (money.to_money): never a float.
+Every write goes through the service modules, which check the rule and the role and
+refuse with a Chinese message; nothing is written then.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Optional
+
+from core.errors import RuleViolation, RuleViolations, ScopeViolation
+from core.extensions import db
+from core.regions import Region
+from core.registry.models import Enterprise
+from core.views.base import ScopedModelView, interface, violation_text
+from plugins.fees import fund, instalments, payments
+from plugins.fees.access import current_actor
+from plugins.fees.assessment import balances
+from plugins.fees.models import (
+    FUNDING_SOURCES,
+    PAYMENT_METHODS,
+    PURPOSES,
+    FeeDue,
+    FeePayment,
+    FundAccount,
+    FundAllocation,
+    FundBookEntry,
+    FundIncome,
+    Instalment,
+    InstalmentPlan,
+)
+from plugins.fees.money import yuan
+from plugins.fees.receipts import receipt_data, receipt_pdf
+
+FORM_TEMPLATE = "fees_form.html"
+LIST_TEMPLATE = "fees_model_list.html"
+SHOW_TEMPLATE = "fees_model_show.html"
+REQUIRED = "此项必填"
+
+
+def _run(form, title: str, apply, cancel: str, done: str | None = None,
+         message: str = "已完成"):
+    """Validate the form, apply it through a service function, commit; on refusal
+    roll back and show the Chinese messages."""
+    if form.validate_on_submit():
+        try:
+            result = apply(form)
+            db.session.commit()
+        except (RuleViolations, RuleViolation, ScopeViolation) as exc:
+            db.session.rollback()
+            flash(violation_text(exc), "danger")
+        else:
+            flash(f"{title}：{message}", "success")
+            return redirect(done(result) if callable(done) else (done or cancel))
+    for errors in form.errors.values():
+        for text in errors:
+            flash(text, "danger")
+    return None
+
+
+def _money_text(label: str, required: bool = True):
+    return StringField(label, validators=[DataRequired(REQUIRED)] if required else [Optional()],
+                       description="单位：元，最多两位小数")
+
+
+def _enterprise_choices(arrears_only: bool = True) -> list[tuple[int, str]]:
+    rows = balances(db.session, arrears_only=arrears_only)
+    return [(b.enterprise.id, f"{b.enterprise}　欠缴{yuan(b.outstanding)}元") for b in rows]
+
+
+def _service_organisations() -> list[tuple[int, str]]:
+    regions = db.session.execute(select(Region).where(
+        Region.level.in_(fund.SERVICE_LEVELS)).order_by(Region.code)).scalars()
+    return [(r.id, f"{r.full_name}（{r.code}）") for r in regions]
+
+
+# --- dues, balances, arrears (A35, A36) ------------------------------------------------
+
+class FeeDueView(ScopedModelView):
+    """A35: one row per retiree — raised by the system, read-only here."""
+
+    route_base = "/fees/dues"
+    datamodel = interface(FeeDue)
+    list_title = show_title = "服务费应缴明细"
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["retiree", "enterprise", "trigger_label", "due_on", "amount", "paid_amount",
+                    "outstanding", "status_label"]
+    show_columns = ["retiree", "enterprise", "trigger_label", "due_on", "rate", "years",
+                    "amount", "paid_amount", "outstanding", "status_label", "created_at"]
+    search_columns = ["enterprise", "trigger", "due_on", "retiree"]
+    base_order = ("due_on", "desc")
+    label_columns = {"retiree": "退休人员", "enterprise": "核定单位", "trigger_label": "核定时点",
+                     "trigger": "核定时点", "due_on": "应缴日期", "rate": "标准（元/人·年）",
+                     "years": "年数", "amount": "应缴（元）", "paid_amount": "已缴（元）",
+                     "outstanding": "欠缴（元）", "status_label": "状态", "created_at": "核定时间"}
+
+
+class _BalancePage(BaseView):
+    arrears_only = False
+    title = "单位缴费余额"
+    default_view = "list"
+
+    @expose("/")
+    @has_access
+    def list(self):
+        rows = balances(db.session, arrears_only=self.arrears_only)
+        return self.render_template("fees_balances.html", rows=rows, title=self.title,
+                                    arrears_only=self.arrears_only, yuan=yuan)
+
+
+class FeeBalanceView(_BalancePage):
+    """A35: per enterprise — assessed (its retirees), paid, outstanding, payer (A36)."""
+
+    route_base = "/fees/balances"
+
+
+class FeeArrearsView(_BalancePage):
+    """A35, A36: the enterprises that still owe, with who pays and any plan."""
+
+    route_base = "/fees/arrears"
+    arrears_only = True
+    title = "欠费清单"
+
+
+# --- payments and receipts (A35, A36) -------------------------------------------------
+
+class PaymentForm(FlaskForm):
+    enterprise = SelectField("缴费单位", coerce=int, validators=[DataRequired(REQUIRED)])
+    amount = _money_text("缴费金额")
+    paid_on = DateField("缴费日期", validators=[DataRequired(REQUIRED)], default=date.today)
+    funding_source = SelectField("资金来源（行业主管部门代缴时）",
+                                 choices=[("", "（单位自行缴纳，不填）"), *FUNDING_SOURCES.items()])
+    method = SelectField("缴费方式", choices=list(PAYMENT_METHODS.items()))
+    reference = StringField("银行流水号／票据号")
+    note = StringField("备注")
+
+
+class FeePaymentView(ScopedModelView):
+    """A35, A36: payments to the city service centre, each with its PDF receipt."""
+
+    route_base = "/fees/payments"
+    datamodel = interface(FeePayment)
+    list_title = show_title = "服务费缴费登记"
+    base_permissions = ["can_list", "can_show", "can_record", "can_print_receipt"]
+    list_columns = ["receipt_no", "paid_on", "enterprise", "payer_name", "payer_label",
+                    "funding_label", "amount", "recorded_by"]
+    show_columns = ["receipt_no", "paid_on", "enterprise", "payer_label", "payer_name",
+                    "funding_label", "amount", "method_label", "reference", "note",
+                    "recorded_by", "recorded_at"]
+    search_columns = ["receipt_no", "enterprise", "paid_on", "payer_kind", "funding_source"]
+    base_order = ("id", "desc")
+    label_columns = {"receipt_no": "收据编号", "paid_on": "缴费日期", "enterprise": "参保单位",
+                     "payer_name": "缴款单位", "payer_label": "缴款方", "payer_kind": "缴款方",
+                     "funding_label": "资金来源", "funding_source": "资金来源",
+                     "amount": "金额（元）", "method_label": "缴费方式", "reference": "流水号",
+                     "note": "备注", "recorded_by": "经办人", "recorded_at": "登记时间"}
+    list_template = LIST_TEMPLATE
+    show_template = SHOW_TEMPLATE
+    extra_args = {"fees_buttons": [("登记缴费", "/fees/payments/record", "btn-primary")],
+                  "fees_actions": [("打印收据", "/fees/payments/receipt/{pk}", "btn-default")]}
+
+    @expose("/record", methods=["GET", "POST"])
+    @has_access
+    def record(self):
+        form = PaymentForm()
+        form.enterprise.choices = _enterprise_choices()
+
+        def apply(f):
+            enterprise = db.session.get(Enterprise, f.enterprise.data)
+            if enterprise is None:
+                abort(404)
+            return payments.record_payment(
+                db.session, current_actor(), enterprise=enterprise, amount=f.amount.data,
+                paid_on=f.paid_on.data, funding_source=f.funding_source.data or None,
+                method=f.method.data, reference=f.reference.data, note=f.note.data)
+        done = _run(form, "登记缴费", apply, url_for(".list"),
+                    done=lambda p: url_for(".show", pk=p.id))
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记缴费（A35、A36）",
+                                            cancel=url_for(".list"))
+
+    @expose("/receipt/<int:pk>")
+    @has_access
+    def print_receipt(self, pk):
+        payment = self.datamodel.get(pk)
+        if payment is None:
+            abort(404)
+        pdf = receipt_pdf(receipt_data(db.session, payment))
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f"inline; filename=receipt-{payment.receipt_no}.pdf",
+            "Cache-Control": "no-store"})
+
+
+# --- instalment plans (A36) -----------------------------------------------------------
+
+class PlanForm(FlaskForm):
+    enterprise = SelectField("申请单位", coerce=int, validators=[DataRequired(REQUIRED)])
+    years = SelectField("分期年限", coerce=int, choices=[(3, "三年"), (2, "两年"), (1, "一年")])
+    start_on = DateField("计划起始日期", validators=[DataRequired(REQUIRED)], default=date.today)
+    amounts = StringField("各年缴费金额（元）",
+                          description="用逗号分隔，如 3000,1800,1200；不填则按第一年50%、第二年30%、"
+                                      "第三年余款生成")
+    application_no = StringField("申请文号")
+    document = FileField("书面申请（经行业主管部门提出）")
+    note = TextAreaField("备注")
+
+
+def _amount_list(text: str | None) -> list[str] | None:
+    parts = [p.strip() for p in (text or "").replace("，", ",").split(",") if p.strip()]
+    return parts or None
+
+
+STEP_FORMS = {
+    "review": ("审核（市退管中心）", ()),
+    "approve": ("审批（市劳动保障部门）", ("approval_no",)),
+    "sign": ("签订分期缴费协议", ("agreement_no", "signed_on")),
+    "reject": ("不予批准", ()),
+}
+
+
+def _step_form(action: str) -> FlaskForm:
+    fields = STEP_FORMS[action][1]
+
+    class StepForm(FlaskForm):
+        pass
+
+    if "approval_no" in fields:
+        StepForm.approval_no = StringField("批准文号", validators=[DataRequired(REQUIRED)])
+    if "agreement_no" in fields:
+        StepForm.agreement_no = StringField("协议编号", validators=[DataRequired(REQUIRED)])
+    if "signed_on" in fields:
+        StepForm.signed_on = DateField("签订日期", validators=[DataRequired(REQUIRED)],
+                                       default=date.today)
+    StepForm.note = TextAreaField("意见" if action != "reject" else "不予批准的理由")
+    return StepForm()
+
+
+class InstalmentPlanView(ScopedModelView):
+    """A36: applications, their steps, the schedule and its payments."""
+
+    route_base = "/fees/plans"
+    datamodel = interface(InstalmentPlan)
+    list_title = show_title = "分期缴费计划"
+    base_permissions = ["can_list", "can_show", "can_apply", "can_step", "can_document"]
+    list_columns = ["enterprise", "submitted_via", "total", "years", "start_on", "state_label",
+                    "paid", "overdue_count"]
+    show_columns = ["enterprise", "submitted_via", "application_no", "document_name", "total",
+                    "years", "start_on", "state_label", "approval_no", "agreement_no",
+                    "signed_on", "paid", "overdue_count", "created_at"]
+    search_columns = ["enterprise", "state", "start_on"]
+    base_order = ("id", "desc")
+    label_columns = {"enterprise": "申请单位", "submitted_via": "行业主管部门",
+                     "application_no": "申请文号", "document_name": "书面申请",
+                     "total": "应缴总额（元）", "years": "年限", "start_on": "起始日期",
+                     "state_label": "状态", "state": "状态", "approval_no": "批准文号",
+                     "agreement_no": "协议编号", "signed_on": "签订日期", "paid": "已缴（元）",
+                     "overdue_count": "逾期期数", "created_at": "申请时间"}
+    list_template = LIST_TEMPLATE
+    show_template = "fees_plan_show.html"
+    extra_args = {"fees_buttons": [("登记分期缴费申请", "/fees/plans/apply", "btn-primary")],
+                  "fees_actions": [
+                      ("下载书面申请", "/fees/plans/document/{pk}", "btn-default"),
+                      ("审核", "/fees/plans/step/{pk}/review", "btn-info"),
+                      ("审批", "/fees/plans/step/{pk}/approve", "btn-info"),
+                      ("签订协议", "/fees/plans/step/{pk}/sign", "btn-success"),
+                      ("不予批准", "/fees/plans/step/{pk}/reject", "btn-danger")]}
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """The plan with its schedule (overdue instalments flagged) and its steps."""
+        plan = self.datamodel.get(pk)
+        if plan is None:
+            abort(404)
+        return self.render_template(self.show_template, pk=plan.id, title=self.show_title,
+                                    widgets=self._show(plan.id), related_views=[], plan=plan,
+                                    yuan=yuan)
+
+    @expose("/apply", methods=["GET", "POST"])
+    @has_access
+    def apply(self):
+        form = PlanForm()
+        form.enterprise.choices = _enterprise_choices()
+
+        def apply(f):
+            enterprise = db.session.get(Enterprise, f.enterprise.data)
+            upload = f.document.data
+            return instalments.apply_for_plan(
+                db.session, current_actor(), enterprise, years=f.years.data,
+                start_on=f.start_on.data, amounts=_amount_list(f.amounts.data),
+                document=upload.read() if upload else None,
+                document_name=upload.filename if upload else None,
+                document_type=upload.mimetype if upload else None,
+                application_no=f.application_no.data, note=f.note.data)
+        done = _run(form, "分期缴费申请", apply, url_for(".list"), message="已登记",
+                    done=lambda p: url_for(".show", pk=p.id))
+        return done or self.render_template(FORM_TEMPLATE, form=form,
+                                            title="登记分期缴费申请（A36）", multipart=True,
+                                            cancel=url_for(".list"))
+
+    @expose("/step/<int:pk>/<action>", methods=["GET", "POST"])
+    @has_access
+    def step(self, pk, action):
+        plan = self.datamodel.get(pk)
+        if plan is None or action not in STEP_FORMS:
+            abort(404)
+        form = _step_form(action)
+
+        def apply(f):
+            instalments.transition(
+                db.session, current_actor(), plan, action, note=f.note.data,
+                approval_no=getattr(f, "approval_no", None) and f.approval_no.data,
+                agreement_no=getattr(f, "agreement_no", None) and f.agreement_no.data,
+                signed_on=getattr(f, "signed_on", None) and f.signed_on.data)
+        show = url_for(".show", pk=pk)
+        done = _run(form, STEP_FORMS[action][0], apply, show)
+        return done or self.render_template(
+            FORM_TEMPLATE, form=form, cancel=show,
+            title=f"{STEP_FORMS[action][0]}：{plan}（当前：{plan.state_label}）")
+
+    @expose("/document/<int:pk>")
+    @has_access
+    def document(self, pk):
+        plan = self.datamodel.get(pk)
+        if plan is None:
+            abort(404)
+        return Response(plan.document, mimetype=plan.document_type or "application/octet-stream",
+                        headers={"Content-Disposition": "attachment; filename=application",
+                                 "Cache-Control": "no-store"})
+
+
+class InstalmentView(ScopedModelView):
+    """A36: every instalment of every plan; overdue ones flagged."""
+
+    route_base = "/fees/instalments"
+    datamodel = interface(Instalment)
+    list_title = "分期明细（逾期标注）"
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["plan", "seq", "due_on", "amount", "paid_amount", "outstanding",
+                    "status_label"]
+    search_columns = ["plan", "due_on"]
+    base_order = ("due_on", "asc")
+    label_columns = {"plan": "分期计划", "seq": "期次", "due_on": "应缴日期", "amount": "应缴（元）",
+                     "paid_amount": "已缴（元）", "outstanding": "未缴（元）", "status_label": "状态"}
+
+
+# --- the special account, allocations, books, report (A37–A39) --------------------------
+
+class IncomeForm(FlaskForm):
+    source = SelectField("收入类别", choices=[("donation", "捐赠"), ("sponsorship", "赞助")])
+    amount = _money_text("金额")
+    received_on = DateField("到账日期", validators=[DataRequired(REQUIRED)], default=date.today)
+    from_name = StringField("捐赠（赞助）单位或个人", validators=[DataRequired(REQUIRED)])
+    note = StringField("备注")
+
+
+class FundIncomeView(ScopedModelView):
+    """A37, A38: income of the special account (fees are entered with each payment)."""
+
+    route_base = "/fees/income"
+    datamodel = interface(FundIncome)
+    list_title = "财政专户收入"
+    base_permissions = ["can_list", "can_show", "can_record"]
+    list_columns = ["received_on", "source_label", "from_name", "amount", "note", "recorded_by"]
+    search_columns = ["source", "received_on", "from_name"]
+    base_order = ("id", "desc")
+    label_columns = {"received_on": "到账日期", "source_label": "来源", "source": "来源",
+                     "from_name": "缴款／捐赠方", "amount": "金额（元）", "note": "备注",
+                     "recorded_by": "经办人"}
+    list_template = LIST_TEMPLATE
+    extra_args = {"fees_buttons": [("登记捐赠、赞助", "/fees/income/record", "btn-primary")]}
+
+    @expose("/record", methods=["GET", "POST"])
+    @has_access
+    def record(self):
+        form = IncomeForm()
+
+        def apply(f):
+            return fund.record_income(db.session, current_actor(), source=f.source.data,
+                                      amount=f.amount.data, received_on=f.received_on.data,
+                                      from_name=f.from_name.data, note=f.note.data)
+        done = _run(form, "登记专户收入", apply, url_for(".list"))
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记捐赠、赞助（A37）",
+                                            cancel=url_for(".list"))
+
+
+class AllocationForm(FlaskForm):
+    organisation = SelectField("服务机构", coerce=int, validators=[DataRequired(REQUIRED)])
+    purpose = SelectField("用途（A34）", choices=list(PURPOSES.items()))
+    amount = _money_text("申请金额")
+    need = TextAreaField("经费需求说明", validators=[DataRequired(REQUIRED)])
+    note = StringField("备注")
+
+
+ALLOCATION_STEPS = {"approve": "批准拨付（劳动保障部门）", "check": "核拨（财政部门）",
+                    "reject": "不予拨付"}
+
+
+class FundAllocationView(ScopedModelView):
+    """A39: requests by need, approval by the labour department, check by finance."""
+
+    route_base = "/fees/allocations"
+    datamodel = interface(FundAllocation)
+    list_title = show_title = "经费拨付"
+    base_permissions = ["can_list", "can_show", "can_request_allocation", "can_step"]
+    list_columns = ["organisation", "purpose_label", "amount", "retirees_managed", "state_label",
+                    "requested_by", "approved_by", "checked_by", "checked_on"]
+    show_columns = ["organisation", "purpose_label", "amount", "need", "retirees_managed",
+                    "state_label", "requested_by", "requested_at", "approval_no", "approved_by",
+                    "approved_at", "checked_by", "checked_at", "checked_on", "note"]
+    search_columns = ["organisation", "purpose", "state"]
+    base_order = ("id", "desc")
+    label_columns = {"organisation": "服务机构", "purpose_label": "用途", "purpose": "用途",
+                     "amount": "金额（元）", "need": "需求说明", "retirees_managed": "管理退休人员数",
+                     "state_label": "状态", "state": "状态", "requested_by": "申请人",
+                     "requested_at": "申请时间", "approval_no": "批准文号", "approved_by": "批准人",
+                     "approved_at": "批准时间", "checked_by": "核拨人", "checked_at": "核拨时间",
+                     "checked_on": "核拨日期", "note": "备注"}
+    list_template = LIST_TEMPLATE
+    show_template = SHOW_TEMPLATE
+    extra_args = {"fees_buttons": [("申请拨付", "/fees/allocations/request", "btn-primary")],
+                  "fees_actions": [
+                      ("批准", "/fees/allocations/step/{pk}/approve", "btn-info"),
+                      ("核拨", "/fees/allocations/step/{pk}/check", "btn-success"),
+                      ("不予拨付", "/fees/allocations/step/{pk}/reject", "btn-danger")]}
+
+    @expose("/request", methods=["GET", "POST"])
+    @has_access
+    def request_allocation(self):
+        form = AllocationForm()
+        form.organisation.choices = _service_organisations()
+
+        def apply(f):
+            return fund.request_allocation(
+                db.session, current_actor(), organisation=db.session.get(Region, f.organisation.data),
+                purpose=f.purpose.data, amount=f.amount.data, need=f.need.data, note=f.note.data)
+        done = _run(form, "申请拨付", apply, url_for(".list"),
+                    done=lambda a: url_for(".show", pk=a.id))
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="申请经费拨付（A39）",
+                                            cancel=url_for(".list"))
+
+    @expose("/step/<int:pk>/<action>", methods=["GET", "POST"])
+    @has_access
+    def step(self, pk, action):
+        allocation = self.datamodel.get(pk)
+        if allocation is None or action not in ALLOCATION_STEPS:
+            abort(404)
+
+        class StepForm(FlaskForm):
+            pass
+
+        if action == "approve":
+            StepForm.approval_no = StringField("批准文号", validators=[DataRequired(REQUIRED)])
+        if action == "check":
+            StepForm.checked_on = DateField("核拨日期", validators=[DataRequired(REQUIRED)],
+                                            default=date.today)
+        if action == "reject":
+            StepForm.note = TextAreaField("理由", validators=[DataRequired(REQUIRED)])
+        form = StepForm()
+
+        def apply(f):
+            actor = current_actor()
+            if action == "approve":
+                fund.approve_allocation(db.session, actor, allocation, f.approval_no.data)
+            elif action == "check":
+                fund.check_allocation(db.session, actor, allocation, f.checked_on.data)
+            else:
+                fund.reject_allocation(db.session, actor, allocation, f.note.data)
+        show = url_for(".show", pk=pk)
+        done = _run(form, ALLOCATION_STEPS[action], apply, show)
+        return done or self.render_template(
+            FORM_TEMPLATE, form=form, cancel=show,
+            title=f"{ALLOCATION_STEPS[action]}：{allocation.organisation}"
+                  f"{yuan(allocation.amount)}元（{allocation.state_label}）")
+
+
+class ExpenseForm(FlaskForm):
+    organisation = SelectField("服务机构", coerce=int, validators=[DataRequired(REQUIRED)])
+    purpose = SelectField("用途（A34）", choices=list(PURPOSES.items()))
+    amount = _money_text("支出金额")
+    entry_on = DateField("支出日期", validators=[DataRequired(REQUIRED)], default=date.today)
+    note = StringField("支出事由", validators=[DataRequired(REQUIRED)])
+
+
+class FundBookView(ScopedModelView):
+    """A39: each service organisation's own book — receipts from allocations, spending."""
+
+    route_base = "/fees/books"
+    datamodel = interface(FundBookEntry)
+    list_title = "服务机构经费账"
+    base_permissions = ["can_list", "can_show", "can_expense"]
+    list_columns = ["account", "entry_on", "kind_label", "purpose_label", "amount", "note",
+                    "recorded_by"]
+    search_columns = ["account", "kind", "purpose", "entry_on"]
+    base_order = ("id", "desc")
+    label_columns = {"account": "账簿", "entry_on": "日期", "kind_label": "收支", "kind": "收支",
+                     "purpose_label": "用途", "purpose": "用途", "amount": "金额（元）",
+                     "note": "摘要", "recorded_by": "经办人"}
+    list_template = LIST_TEMPLATE
+    extra_args = {"fees_buttons": [("登记支出", "/fees/books/expense", "btn-primary")]}
+
+    @expose("/expense", methods=["GET", "POST"])
+    @has_access
+    def expense(self):
+        form = ExpenseForm()
+        accounts = db.session.execute(select(FundAccount).where(
+            FundAccount.organisation_id.is_not(None)).order_by(FundAccount.code)).scalars()
+        form.organisation.choices = [(a.organisation_id, f"{a.name}（余额{yuan(a.balance)}元）")
+                                     for a in accounts]
+
+        def apply(f):
+            return fund.record_expense(
+                db.session, current_actor(), organisation=db.session.get(Region, f.organisation.data),
+                purpose=f.purpose.data, amount=f.amount.data, entry_on=f.entry_on.data,
+                note=f.note.data)
+        done = _run(form, "登记支出", apply, url_for(".list"))
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记经费支出（A39）",
+                                            cancel=url_for(".list"))
+
+
+class FundReportView(BaseView):
+    """A38: income and spending of a period, kept apart, with the books."""
+
+    route_base = "/fees/report"
+    default_view = "list"
+
+    @expose("/")
+    @has_access
+    def list(self):
+        today = date.today()
+        try:
+            date_from = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
+            date_to = date.fromisoformat(request.args.get("to") or today.isoformat())
+        except ValueError:
+            flash("日期格式应为 YYYY-MM-DD", "danger")
+            date_from, date_to = date(today.year, 1, 1), today
+        report = fund.period_report(db.session, date_from, date_to)
+        user = g.get("ra_user")
+        city = getattr(getattr(user, "region", None), "level", None) == "city"
+        accounts = db.session.execute(select(FundAccount).order_by(FundAccount.code)).scalars()
+        return self.render_template("fees_report.html", report=report, city=city, yuan=yuan,
+                                    accounts=list(accounts))

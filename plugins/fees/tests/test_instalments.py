@@ -1,0 +1,227 @@
+"""A36: hardship instalment plans — the schedule rules, the recorded steps by the right
+offices, payments counting towards instalments, overdue instalments flagged."""
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.errors import RuleViolations
+from plugins.fees.instalments import build_lines, generate_schedule, validate_schedule
+from plugins.fees.tests.conftest import ACTIVE
+
+START = date(2025, 1, 1)
+
+
+def _messages(total, amounts) -> str:
+    return " ".join(v.message for v in validate_schedule(
+        Decimal(total), [Decimal(a) for a in amounts]))
+
+
+def test_A36_year_one_at_least_half():
+    assert _messages("10000.00", ["5000.00", "3000.00", "2000.00"]) == ""
+    message = _messages("10000.00", ["4999.99", "3000.01", "2000.00"])
+    assert "第一年缴费不得少于应缴总额的50%（A36）" in message
+    assert "第一年至少5,000.00元，计划为4,999.99元" in message
+    assert percent_rounds_up() == Decimal("300.01")  # half of 600.01, never short of it
+
+
+def percent_rounds_up():
+    return generate_schedule(Decimal("600.01"), 3, START)[0].amount
+
+
+def test_A36_year_two_at_least_30_percent_or_rest():
+    message = _messages("10000.00", ["5000.00", "2999.99", "2000.01"])
+    assert "第二年缴费不得少于应缴总额的30%" in message and "第二年至少3,000.00元" in message
+    # Less than 30 % remains after year 1: year 2 must pay all of it.
+    assert _messages("10000.00", ["8000.00", "2000.00"]) == ""
+    short = _messages("10000.00", ["8000.00", "1999.00", "1.00"])
+    assert "余额不足30%的须全部缴清" in short and "第二年至少2,000.00元" in short
+
+
+def test_A36_year_three_is_the_rest():
+    assert "第三年缴清余款（A36）：各年合计9,999.00元，须等于应缴总额10,000.00元" in \
+        _messages("10000.00", ["5000.00", "3000.00", "1999.00"])
+    assert "第三年缴清余款" in _messages("10000.00", ["5000.00", "3000.00", "2001.00"])
+
+
+def test_A36_at_most_three_years():
+    assert "分期缴费最长不超过三年（A36）：计划分4年" in \
+        _messages("10000.00", ["5000.00", "3000.00", "1000.00", "1000.00"])
+    with pytest.raises(RuleViolations) as refused:
+        build_lines(Decimal("10000.00"), 4, START, None)
+    assert "分期缴费最长不超过三年（A36）：申请为4年" in str(refused.value)
+    lines = build_lines(Decimal("10000.00"), 3, START, None)
+    assert [ln.due_on for ln in lines] == [date(2025, 12, 31), date(2026, 12, 31),
+                                           date(2027, 12, 31)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(fen=st.integers(min_value=1, max_value=10**13), years=st.integers(1, 3))
+def test_A36_generated_schedule_always_meets_the_rules(fen, years):
+    total = Decimal(fen) / 100
+    lines = generate_schedule(total, years, START)
+    amounts = [ln.amount for ln in lines]
+    assert validate_schedule(total, amounts) == []
+    assert sum(amounts) == total and len(lines) <= years
+    assert all(a == a.quantize(Decimal("0.01")) for a in amounts)
+
+
+def test_A36_generated_schedule_for_a_typical_assessment():
+    amounts = [ln.amount for ln in generate_schedule(Decimal("1800.00"), 3, START)]
+    assert amounts == [Decimal("900.00"), Decimal("540.00"), Decimal("360.00")]
+
+
+def test_A36_plan_breaking_a_rule_is_refused_with_its_name(owing, apply_plan):
+    owing(3)
+    response = apply_plan(amounts=["800.00", "600.00", "400.00"])
+    assert response.status_code == 422
+    assert "第一年缴费不得少于应缴总额的50%" in str(response.json["message"])
+    assert apply_plan(years=4).status_code == 422
+
+
+def test_A36_application_needs_the_written_document_and_an_industry_authority(
+        app, owing, apply_plan):
+    owing(2)
+    response = apply_plan(document_base64="", document_name="")
+    assert response.status_code == 422
+    assert "书面申请" in str(response.json["message"]["document"])
+    from core.extensions import db
+    from core.registry.models import Enterprise
+
+    with app.app_context():
+        db.session.query(Enterprise).filter_by(unit_no=ACTIVE).update(
+            {"industry_authority": None})
+        db.session.commit()
+    response = apply_plan()
+    assert response.status_code == 422
+    assert "须由行业主管部门提出书面申请" in str(response.json["message"]["enterprise"])
+
+
+def _step(client, pk, action, **extra):
+    return client.post(f"/api/v1/instalment_plan/{pk}/transition", json={"action": action,
+                                                                         **extra})
+
+
+def test_A36_plan_steps_are_recorded_state_changes_by_the_right_roles(
+        owing, apply_plan, client_for):
+    owing(3)
+    applied = apply_plan()
+    assert applied.status_code == 201, applied.json
+    pk = applied.json["id"]
+    assert applied.json["result"]["total"] == "1800.00"
+    assert applied.json["result"]["state"] == "applied"
+    admin, city = client_for("admin"), client_for("city")
+    # Each step by its office, in order; the wrong role or order changes nothing.
+    assert _step(admin, pk, "review").status_code == 422
+    assert _step(city, pk, "approve", approval_no="苏劳〔2025〕1号").status_code == 422
+    assert _step(city, pk, "review", note="材料齐全").status_code == 200
+    wrong = _step(city, pk, "approve", approval_no="苏劳〔2025〕1号")
+    assert wrong.status_code == 422 and "市劳动保障部门" in str(wrong.json["message"])
+    assert _step(admin, pk, "approve").status_code == 422  # no approval number
+    assert _step(admin, pk, "approve", approval_no="苏劳〔2025〕1号").status_code == 200
+    assert _step(city, pk, "sign").status_code == 422  # no agreement number, no date
+    signed = _step(city, pk, "sign", agreement_no="FQ-2025-001",
+                   signed_on=date.today().isoformat())
+    assert signed.status_code == 200, signed.json
+    result = signed.json["result"]
+    assert result["state"] == "signed"
+    assert [(t["from"], t["to"], t["actor"], t["acting_for"]) for t in result["transitions"]] == [
+        (None, "applied", "city", "市退管中心（经市纺织工业局提出）"),
+        ("applied", "reviewed", "city", "市退管中心"),
+        ("reviewed", "approved", "admin", "市劳动保障部门"),
+        ("approved", "signed", "city", "市退管中心")]
+    assert [i["amount"] for i in result["instalments"]] == ["900.00", "540.00", "360.00"]
+    assert _step(city, pk, "review").status_code == 422  # no way back
+    page = city.get(f"/fees/plans/show/{pk}").get_data(as_text=True)
+    assert "市劳动保障部门" in page and "FQ-2025-001" in page
+    assert apply_plan().status_code == 422  # one open plan per enterprise
+
+
+def test_A36_application_can_be_rejected_with_a_reason(owing, apply_plan, client_for):
+    owing(2)
+    pk = apply_plan().json["id"]
+    city = client_for("city")
+    assert _step(city, pk, "reject").status_code == 422
+    rejected = _step(city, pk, "reject", note="未附企业困难情况说明")
+    assert rejected.status_code == 200 and rejected.json["state"] == "rejected"
+    assert apply_plan().status_code == 201  # may apply again
+
+
+def test_A36_plan_screens(owing, client_for, enterprise_id):
+    owing(2)
+    city = client_for("city")
+    from io import BytesIO
+
+    response = city.post("/fees/plans/apply", data={
+        "enterprise": str(enterprise_id(ACTIVE)), "years": "2",
+        "start_on": date.today().isoformat(), "amounts": "", "application_no": "",
+        "note": "", "document": (BytesIO("书面申请".encode()), "申请.txt")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    show = response.headers["Location"]
+    pk = int(show.rstrip("/").split("/")[-1])
+    assert "已申请" in city.get(show).get_data(as_text=True)
+    assert city.post(f"/fees/plans/step/{pk}/review", data={"note": "同意"}).status_code == 302
+    refused = client_for("city").post(f"/fees/plans/step/{pk}/approve",
+                                      data={"approval_no": "x", "note": ""},
+                                      follow_redirects=True).get_data(as_text=True)
+    assert "市劳动保障部门" in refused
+    assert city.get(f"/fees/plans/document/{pk}").data == "书面申请".encode()
+
+
+def _signed_plan(app, owing, apply_plan, client_for, start_on):
+    owing(2)
+    pk = apply_plan(start_on=start_on.isoformat()).json["id"]
+    city, admin = client_for("city"), client_for("admin")
+    assert _step(city, pk, "review").status_code == 200
+    assert _step(admin, pk, "approve", approval_no="苏劳〔2025〕2号").status_code == 200
+    assert _step(city, pk, "sign", agreement_no="FQ-1",
+                 signed_on=start_on.isoformat()).status_code == 200
+    return pk
+
+
+def test_A36_overdue_instalment_flagged(app, owing, apply_plan, client_for, pay):
+    start = date.today() - timedelta(days=400)  # year 1 ended a month ago
+    pk = _signed_plan(app, owing, apply_plan, client_for, start)
+    city = client_for("city")
+    schedule = city.get(f"/api/v1/instalment_plan/{pk}/schedule").json["result"]
+    assert [i["overdue"] for i in schedule["instalments"]] == [True, False, False]
+    overdue = city.get("/api/v1/instalment_plan/overdue").json
+    assert overdue["count"] == 1 and overdue["result"][0]["outstanding"] == "600.00"
+    cli = app.test_cli_runner().invoke(args=["fees", "overdue"])
+    assert "第1期" in cli.output and "逾期" in cli.output
+    assert "逾期" in city.get("/fees/instalments/list/").get_data(as_text=True)
+    from core.charts import ChartFilters
+    from plugins.fees.chart_data import instalment_compliance
+
+    with app.app_context():
+        from core.extensions import db
+
+        assert instalment_compliance(db.session, ChartFilters()).series[0]["data"] == [0, 1, 2]
+    assert pay("600.00").status_code == 201
+    schedule = city.get(f"/api/v1/instalment_plan/{pk}/schedule").json["result"]
+    assert [i["overdue"] for i in schedule["instalments"]] == [False, False, False]
+    assert city.get("/api/v1/instalment_plan/overdue").json["count"] == 0
+
+
+def test_A36_payments_count_towards_instalments_until_the_plan_is_completed(
+        app, owing, apply_plan, client_for, pay):
+    pk = _signed_plan(app, owing, apply_plan, client_for, date.today())
+    city = client_for("city")
+    assert pay("700.00").status_code == 201
+    result = city.get(f"/api/v1/instalment_plan/{pk}/schedule").json["result"]
+    assert [i["paid_amount"] for i in result["instalments"]] == ["600.00", "100.00", "0.00"]
+    assert pay("500.00").status_code == 201
+    result = city.get(f"/api/v1/instalment_plan/{pk}/schedule").json["result"]
+    assert result["state"] == "completed"
+    assert result["transitions"][-1]["to"] == "completed"
+
+
+def test_A36_schedule_preview(client_for, enable):
+    enable()
+    response = client_for("city").post("/api/v1/instalment_plan/schedule", json={
+        "total": "600.01", "years": 3, "start_on": "2025-01-01"})
+    assert response.status_code == 200, response.json
+    assert [ln["amount"] for ln in response.json["result"]] == ["300.01", "180.01", "119.99"]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -108,7 +109,7 @@ def test_jobs_on_redis_queue_run_in_separate_worker(app, import_file):
 def _kill_with_children(pid: int) -> None:
     """A dying machine takes the RQ worker and the work horse it forked (which has a
     process group of its own): kill both."""
-    children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     for child in children:
         os.kill(int(child), signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)

@@ -29,7 +29,9 @@ AUTH_TYPE = 1  # AUTH_DB
 AUTH_USER_REGISTRATION = False
 AUTH_ROLE_PUBLIC = "Public"
 AUTH_ROLE_ADMIN = "system_admin"
-AUTH_DB_FAKE_PASSWORD_HASH_CHECK = True
+# A hash checked when the user is unknown, so that the answer takes as long as for a wrong
+# password (CVE-2025-24023). None: made at start-up with FAB_PASSWORD_HASH_METHOD.
+AUTH_DB_FAKE_PASSWORD_HASH_CHECK = None
 FAB_SECURITY_MANAGER_CLASS = "core.security.RetireeSecurityManager"
 
 # i18n: Chinese first, English selectable (?_l_=en).
@@ -70,10 +72,70 @@ PLUGIN_PACKAGES = ["plugins", "districts"]
 PLUGIN_ENTRY_POINT_GROUP = "retiree_admin.plugins"
 PLUGINS_BLOCKLIST = []
 
-# Background jobs: "inline" runs them in the web process (embedded default).
+# Background jobs: "inline" runs them in a thread of the web process (embedded
+# default); "rq" queues them on Redis (REDIS_URL) for `retiree-admin worker` processes.
 JOB_BACKEND = "inline"
 
 # Printed documents: the city centre's consultation phone on the contact card (A13),
 # and an optional font file for PDFs (default: Noto Sans SC from pylopdf-fonts-zh-cn).
 CENTRE_PHONE = "0512-12333"
 PDF_FONT_PATH = None
+REDIS_URL = "redis://127.0.0.1:6379/0"
+JOB_QUEUE = "retiree-admin"
+JOB_TIMEOUT = 3600
+IMPORT_MAX_BYTES = 50 * 1024 * 1024
+
+# --- Security (MLPS 2.0 level 3, PIPL; docs/SECURITY.md lists each control) ----------
+# Password policy, on every path that sets a password.
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MIN_CLASSES = 3  # of: lower case, upper case, digits, other characters
+PASSWORD_MAX_AGE_DAYS = 90  # then it must be changed; 0: never expires
+# Passwords set by someone else (an administrator's screen, a reset, `users create`
+# without --no-temporary) must be changed at first login.
+PASSWORD_CHANGE_AT_FIRST_LOGIN = True
+# FAB's own password fields use the same policy (core.auth.policy, set at start-up).
+FAB_PASSWORD_COMPLEXITY_ENABLED = True
+# Lockout: this many failures in a row lock the account for LOCKOUT_MINUTES.
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_MINUTES = 30
+# Login rate limits (form and /api/v1/security/login), per client address. Counters
+# live in memory; give several workers a shared store: "redis://127.0.0.1:6379/0".
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = "20 per 5 minute"
+RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_URI = "memory://"
+# Optional TOTP second factor; mandatory for users holding one of these roles.
+TOTP_ISSUER = "苏州退管"
+TOTP_REQUIRED_ROLES = []  # e.g. ["system_admin", "city_admin", "security_admin"]
+# Sessions: idle timeout and absolute lifetime; API access tokens are short-lived.
+SESSION_IDLE_MINUTES = 30
+SESSION_ABSOLUTE_MINUTES = 8 * 60
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# False: the cookie is Secure whenever the request came over HTTPS (behind a proxy, set
+# PROXY_FIX_X_PROTO = 1); True: always.
+SESSION_COOKIE_SECURE = False
+JWT_ACCESS_TOKEN_EXPIRES = 15 * 60  # seconds
+JWT_REFRESH_TOKEN_EXPIRES = 8 * 60 * 60
+# Behind a reverse proxy: how many proxies to trust for X-Forwarded-For / -Proto.
+PROXY_FIX_X_FOR = 0
+PROXY_FIX_X_PROTO = 0
+# Redirect to HTTPS and send HSTS (set when served over HTTPS).
+FORCE_HTTPS = False
+# Redirects after login go to our own pages only: absolute URLs must name one of these
+# hosts (the value below matches no real host: relative URLs only).
+FAB_SAFE_REDIRECT_HOSTS = ["retiree-admin.invalid"]
+# Host names the app answers to (Flask); None accepts any. Set it in production.
+TRUSTED_HOSTS = None
+# Uploads: whole request, and what an xlsx may unpack to (zip bombs).
+MAX_CONTENT_LENGTH = 60 * 1024 * 1024
+UPLOAD_MAX_UNPACKED_BYTES = 500 * 1024 * 1024
+UPLOAD_MAX_COMPRESSION_RATIO = 100
+# Audit trail: kept at least this many days (the purge refuses fewer than 180). The
+# chain is keyed with AUDIT_KEY (None: derived from SECRET_KEY).
+AUDIT_RETENTION_DAYS = 180
+AUDIT_KEY = None
+# A33 data release: exports of more rows than this need an approved release request,
+# which stays usable this many days.
+RELEASE_FREE_ROWS = 100
+RELEASE_VALID_DAYS = 30

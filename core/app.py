@@ -22,20 +22,27 @@ MIGRATIONS = ROOT / "migrations"
 def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
     """Build the app. ``serving`` (the WSGI entry point and ``retiree-admin run``) refuses
     the default secret key outside debug and demo mode."""
-    app = Flask(__name__, instance_relative_config=True,
+    instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "RETIREE_ADMIN_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance,
                 template_folder="templates", static_folder="static",
                 static_url_path="/ra-static")
     configure_settings(app, test_config)
     if serving:
         check_secret_key(app)
+    configure_security_settings(app)
     configure_database(app)
     plugins = configure_plugins(app)
+    configure_sessions(app)
     configure_request_scope(app)
     with app.app_context():
         appbuilder = configure_appbuilder(app)
         register_core_views(appbuilder)
         register_plugin_views(appbuilder, plugins)
+        register_security_views(appbuilder)
+    configure_request_guards(app)
     configure_cli(app, plugins)
+    configure_security_cli(app)
     return app
 
 
@@ -83,6 +90,64 @@ def check_secret_key(app: Flask) -> None:
             "拒绝启动：SECRET_KEY 仍为默认值。请设置环境变量 SECRET_KEY（演示请用 --demo）。")
 
 
+def configure_security_settings(app: Flask) -> None:
+    """Settings derived at start-up (docs/SECURITY.md): the decoy hash checked for
+    unknown users, made like real ones so both take as long (CVE-2025-24023); FAB's
+    password fields on our policy; client address and scheme from a trusted proxy."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+    from werkzeug.security import generate_password_hash
+
+    from core.auth import policy
+
+    cfg = app.config
+    if not cfg.get("AUTH_DB_FAKE_PASSWORD_HASH_CHECK"):
+        cfg["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"] = generate_password_hash(
+            os.urandom(16).hex(), method=cfg.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+            salt_length=cfg.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+    cfg.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", policy.fab_validator)
+    if cfg["PROXY_FIX_X_FOR"] or cfg["PROXY_FIX_X_PROTO"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_FIX_X_FOR"],
+                                x_proto=cfg["PROXY_FIX_X_PROTO"])
+
+
+def configure_sessions(app: Flask) -> None:
+    """Idle and absolute session lifetimes, checked before the user is resolved."""
+    from core.auth import sessions
+
+    sessions.init_app(app)
+
+
+def register_security_views(appbuilder: AppBuilder) -> None:
+    """The TOTP screen, the audit trail, A33 data-release requests."""
+    from core.audit.views import register as register_audit
+    from core.auth.views import TotpView
+    from core.release.views import register as register_release
+
+    appbuilder.add_view_no_menu(TotpView)
+    register_audit(appbuilder)
+    register_release(appbuilder)
+
+
+def configure_request_guards(app: Flask) -> None:
+    """After the user is resolved: forced password change and TOTP enrolment, CSRF on
+    API writes made with the browser session, CSP and no-store headers; then the
+    request-level audit (denied requests, a person's full record opened)."""
+    from core.audit import listeners  # noqa: F401  (change audit on every session)
+    from core.audit import web as audit_web
+    from core.auth import web as auth_web
+
+    auth_web.init_app(app)
+    audit_web.init_app(app)
+
+
+def configure_security_cli(app: Flask) -> None:
+    """``retiree-admin audit verify|purge``."""
+    from core.audit.commands import ALL as audit_commands
+
+    for command in audit_commands:
+        app.cli.add_command(command)
+
+
 def configure_database(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
@@ -95,6 +160,8 @@ def configure_database(app: Flask) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA journal_mode=WAL")
+                # Lets ``region_path LIKE 'prefix%'`` use the scope index (paths have no case).
+                cur.execute("PRAGMA case_sensitive_like=ON")
                 cur.close()
 
 
@@ -118,15 +185,20 @@ def configure_appbuilder(app: Flask) -> AppBuilder:
 
 
 def register_core_views(appbuilder: AppBuilder) -> None:
+    from core.dashboard.screens import register as register_dashboard
+    from core.registry import jobs  # noqa: F401  (registers the job handlers)
     from core.registry.exchange_views import register as register_exchange
     from core.registry.views import register as register_registry
+    from core.views.jobs import register as register_jobs
     from core.views.plugins import register as register_plugin_manager
     from core.views.regions import register as register_regions
 
     register_registry(appbuilder)
     register_exchange(appbuilder)
+    register_jobs(appbuilder)
     register_regions(appbuilder)
     register_plugin_manager(appbuilder)
+    register_dashboard(appbuilder)
 
 
 def register_plugin_views(appbuilder: AppBuilder, plugins: PluginRegistry) -> None:
@@ -182,8 +254,9 @@ def _jwt_user():
 def configure_cli(app: Flask, plugins: PluginRegistry) -> None:
     from core.bench import bench_command
     from core.cli import register_commands
+    from core.jobs_cli import ALL as job_commands
     from core.registry.commands import ALL as registry_commands
 
     register_commands(app, plugins)
-    for command in [*registry_commands, bench_command]:
+    for command in [*registry_commands, *job_commands, bench_command]:
         app.cli.add_command(command)

@@ -146,10 +146,9 @@ def build(n: int, seed: int) -> float:
 
 
 def measure(n: int, import_rows: int, export: bool) -> list[tuple[str, float | str, str]]:
+    from core.app import create_app
     from core.demo import DEMO_PASSWORD
     from core.registry.models import Retiree
-
-    from core.app import create_app
 
     app = current_app._get_current_object()
     # Requests go to a second app instance: inside this command's app context a test
@@ -211,7 +210,7 @@ def _community_client(app, path: str, password: str):
     username = f"bench_{code}"
     if not current_app.appbuilder.sm.find_user(username=username):
         region = db.session.scalar(select(Region).where(Region.code == code))
-        create_user(username, password, "community_staff", region.code)
+        create_user(username, password, "community_staff", region.code, temporary=False)
     return _login(app, username, password)
 
 

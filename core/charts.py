@@ -25,20 +25,29 @@ class ChartFilters:
 @dataclass
 class ChartData:
     """Categories on one axis and one or more numeric series; ``links`` optionally maps a
-    category to the URL a click drills down to (a narrower chart or a filtered list)."""
+    category to the URL a click drills down to (a narrower chart or a filtered list).
+
+    A series may carry ``"lists"``: for each number, the URL of the list that shows exactly
+    the records counted (or None); a click on that bar opens it unless ``links`` names a
+    drill-down for the category. ``note`` is a one-line remark shown under the title."""
 
     categories: list[str]
-    series: list[dict]  # [{"name": "人数", "data": [1, 2, …]}, …]
+    series: list[dict]  # [{"name": "人数", "data": [1, 2, …], "lists": [url, …]}, …]
     links: dict[str, str] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """One chart: a stable key, a Chinese title, a kind (bar, pie, line, pyramid) and the
-    function computing its data."""
+    """One chart: a stable key, a Chinese title, a kind and the function computing its
+    data. Kinds: ``bar`` (columns, one group per category), ``hbar`` (horizontal bars,
+    for long labels), ``stack`` (horizontal stacked bars), ``pie``, ``line``, ``pyramid``
+    (two series drawn left and right of the axis, e.g. men and women by age band).
+    ``wide`` asks for the full width of the page (many categories, a time axis)."""
 
     key: str
     title: str
     kind: str
     data: Callable[..., ChartData]
     description: str = ""
+    wide: bool = False

@@ -10,6 +10,7 @@ from core.cli import fail
 from core.errors import RuleViolation
 from core.extensions import db
 from core.regions import Region, region_by_code
+from core.scaffold import plugins_new_command
 from core.security import ROLE_LEVELS, ROLE_TITLES, RegionUser
 
 
@@ -52,30 +53,37 @@ def users_group():
 
 @users_group.command("create")
 @click.argument("username")
-@click.option("--password", required=True, help="初始密码（至少8位）")
+@click.option("--password", required=True,
+              help="初始密码（至少8位，含大写、小写、数字、其他字符中的3类，不含用户名）")
 @click.option("--role", required=True, type=click.Choice(sorted(ROLE_TITLES)), help="角色")
 @click.option("--region", "region_code", required=True, help="所属区域代码")
 @click.option("--name", default=None, help="姓名")
 @click.option("--email", default=None)
+@click.option("--temporary/--no-temporary", default=None,
+              help="首次登录须修改密码（默认按配置 PASSWORD_CHANGE_AT_FIRST_LOGIN）")
 @with_appcontext
-def users_create(username, password, role, region_code, name, email):
+def users_create(username, password, role, region_code, name, email, temporary):
     """新建用户并分配到一个区域节点（A6）。"""
     try:
-        user = create_user(username, password, role, region_code, name, email)
+        user = create_user(username, password, role, region_code, name, email, temporary)
     except RuleViolation as exc:
         fail(exc.message)
     click.echo(f"已创建用户 {user.username}（{ROLE_TITLES[role]}，{user.region.name}）")
 
 
-def create_user(username, password, role, region_code, name=None, email=None) -> RegionUser:
+def create_user(username, password, role, region_code, name=None, email=None,
+                temporary: bool | None = None) -> RegionUser:
+    """``temporary``: the password must be changed at first login (None: the setting
+    PASSWORD_CHANGE_AT_FIRST_LOGIN; fixtures and the demo pass False)."""
+    from core.auth import policy
+
     sm = current_app.appbuilder.sm
     username = (username or "").strip()
     if not username:
         raise RuleViolation("用户名不能为空", "username")
     if sm.find_user(username=username):
         raise RuleViolation(f"用户名 {username} 已存在", "username")
-    if len(password) < 8:
-        raise RuleViolation("密码至少8位", "password")
+    policy.check(password, username)
     region = region_by_code(db.session, region_code)
     if region is None:
         raise RuleViolation(f"区域代码 {region_code} 不存在", "region")
@@ -92,6 +100,8 @@ def create_user(username, password, role, region_code, name=None, email=None) ->
         raise RuleViolation("创建用户失败（邮箱可能重复）", "username")
     user = db.session.get(RegionUser, user.id)
     user.region_id = region.id
+    user.must_change_password = (current_app.config["PASSWORD_CHANGE_AT_FIRST_LOGIN"]
+                                 if temporary is None else temporary)
     db.session.commit()
     return user
 
@@ -212,5 +222,7 @@ def quickstart_command(ctx, host, port, retirees):
         click.echo("数据库已有数据，跳过演示数据生成。演示账号见 README。")
     ctx.invoke(run_command, host=host, port=port, demo=True)
 
+
+plugins_group.add_command(plugins_new_command)
 
 ALL = [init_command, run_command, users_group, plugins_group, demo_command, quickstart_command]

@@ -225,7 +225,8 @@ def build_users() -> list[tuple[str, str, str, str]]:
     logins = []
     for username, role, region in plan:
         if not sm.find_user(username=username):
-            create_user(username, DEMO_PASSWORD, role, region.code, name=f"演示{username}")
+            create_user(username, DEMO_PASSWORD, role, region.code, name=f"演示{username}",
+                        temporary=False)
         logins.append((username, DEMO_PASSWORD, role, region.full_name))
     return logins
 

@@ -1,8 +1,10 @@
 """Lifecycle events for plugins, fired after the change is committed.
 
-``emit`` queues an event on the session; ``after_commit`` calls the hook with only the
-plugins enabled for the region of the record; a rollback drops the queue. A failing
-plugin is logged and never undoes the committed change.
+``emit`` picks the plugins enabled for the record's region while the transaction is
+still open and queues the event on the session; ``after_commit`` calls the hook; a
+rollback drops the queue. The committed session can run no SQL: a plugin that writes
+from an event hook uses a session of its own. A failing plugin is logged and never
+undoes the committed change.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ _KEY = "retiree_admin.events"
 
 
 def emit(session: Session, hook: str, path: str | None, **kwargs) -> None:
-    session.info.setdefault(_KEY, []).append((hook, path, kwargs))
+    relay = current_app.extensions["retiree_admin.plugins"].hook_for(path, session)
+    session.info.setdefault(_KEY, []).append((getattr(relay, hook), kwargs))
 
 
 @event.listens_for(Session, "after_commit")
@@ -25,12 +28,11 @@ def _fire(session: Session) -> None:
     pending = session.info.pop(_KEY, [])
     if not pending or not has_app_context():
         return
-    plugins = current_app.extensions["retiree_admin.plugins"]
-    for hook, path, kwargs in pending:
+    for caller, kwargs in pending:
         try:
-            getattr(plugins.hook_for(path, session), hook)(**kwargs)
+            caller(**kwargs)
         except Exception:
-            log.exception("plugin hook %s failed", hook)
+            log.exception("plugin hook %s failed", getattr(caller, "name", caller))
 
 
 @event.listens_for(Session, "after_rollback")

@@ -91,6 +91,8 @@ def validate_retiree(retiree, session):
 
 
 # --- events (after something happened; return value ignored) --------------------------
+# Called after the change is committed, with the plugins enabled for the record's region
+# at that moment. The record's session is committed: write through a session of your own.
 
 @hookspec
 def retiree_registered(retiree):

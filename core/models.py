@@ -1,4 +1,6 @@
 """Every core model, imported together so that mappers configure and Alembic sees them."""
+from core.audit.models import AuditEntry, AuditHead
+from core.jobs import Job
 from core.plugins import PluginChange, PluginSetting
 from core.regions import Region
 from core.registry.models import (
@@ -8,7 +10,9 @@ from core.registry.models import (
     RetireeHistory,
     RetireeTransfer,
 )
+from core.release.models import ReleaseRequest
 from core.security import RegionUser
 
-__all__ = ["EmploymentAgency", "Enterprise", "PluginChange", "PluginSetting", "Region",
-           "RegionUser", "Retiree", "RetireeHistory", "RetireeTransfer"]
+__all__ = ["AuditEntry", "AuditHead", "EmploymentAgency", "Enterprise", "Job", "PluginChange",
+           "PluginSetting", "Region", "RegionUser", "ReleaseRequest", "Retiree",
+           "RetireeHistory", "RetireeTransfer"]

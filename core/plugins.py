@@ -96,7 +96,6 @@ class PluginRegistry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, LoadedPlugin] = {}
         self._view_owner: dict[str, str] = {}
-        self._callers: dict[frozenset, object] = {}
 
     # --- loading --------------------------------------------------------------------
     def load(self, packages: list[str], entry_point_group: str, blocklist: list[str],

@@ -76,7 +76,7 @@ def seed(app) -> None:
             db.session.add(r)
         db.session.commit()
         for username, (role, code) in USERS.items():
-            create_user(username, PASSWORD, role, code, name=username)
+            create_user(username, PASSWORD, role, code, name=username, temporary=False)
         e1 = Enterprise(unit_no="320500001", name="苏州第一纺织厂", industry_authority="市纺织工业局")
         e2 = Enterprise(unit_no="320500002", name="苏州红旗机械厂", industry_authority="市工投公司",
                         status="bankrupt", successor=e1, gongtou_group=True)
@@ -140,7 +140,7 @@ def database_url(template_db, tmp_path):
 
 
 @pytest.fixture
-def app_factory(database_url):
+def app_factory(database_url, tmp_path):
     """Build an app on this test's database, with extra config (plugins, flags)."""
     from core.app import create_app
 
@@ -148,6 +148,7 @@ def app_factory(database_url):
 
     def make(**config):
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                    "INSTANCE_PATH": str(tmp_path / "instance"),
                     "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False}
         settings.update(config)
         app = create_app(settings)
@@ -175,7 +176,8 @@ def client_for(app):
     def login(username: str, target_app=None):
         client = (target_app or app).test_client()
         response = client.post("/login/", data={"username": username, "password": PASSWORD})
-        assert response.status_code == 302, f"login failed for {username}"
+        assert response.status_code == 302 and "/login" not in response.location, \
+            f"login failed for {username}"
         return client
 
     return login
@@ -252,3 +254,53 @@ def create_retiree(app, client_for, retiree_payload):
         return response.json["id"]
 
     return create
+
+
+@pytest.fixture
+def import_file(app, tmp_path):
+    """Write an import xlsx of ``n`` valid new retirees in the fixture's pooling-area
+    communities, every ``bad_every``-th row broken in a rotating way; returns
+    (path, expected bad row numbers)."""
+    from core.demo import make_id_card_no, retiree_rows
+    from core.extensions import db
+    from core.regions import Region
+    from core.registry import excel
+    from core.registry.models import EmploymentAgency, Enterprise
+
+    def make(n: int, bad_every: int = 0, name: str = "import.xlsx", start: int = 70000000):
+        with app.app_context():
+            communities = db.session.execute(select(Region).where(
+                Region.level == "community", Region.code.like("32050%"))).scalars().all()
+            ents = {e.id: e.unit_no for e in db.session.execute(select(Enterprise)).scalars()}
+            ags = {a.id: a.code for a in db.session.execute(select(EmploymentAgency)).scalars()}
+            codes = {c.id: c.code for c in communities}
+            rows = retiree_rows(n, 5, communities, "/x/", list(ents)[:1], list(ags), start)
+            seen: dict = {}
+            bad: list[int] = []
+            breakers = [
+                lambda r: r.update(personal_no="12A45"),          # F4: letters
+                lambda r: r.update(id_card_no=r["id_card_no"][:-1] + ("0" if r["id_card_no"][-1] != "0" else "1")),
+                lambda r: r.update(community="999999999999"),     # unknown community
+                lambda r: r.update(category="self_employed", custodian_agency=None),  # F3
+                lambda r: r.update(name=""),
+            ]
+            out = []
+            for i, row in enumerate(rows):
+                key = (row["birth_date"], row["gender"])
+                seen[key] = seen.get(key, -1) + 1
+                row["id_card_no"] = make_id_card_no("110101", row["birth_date"], seen[key],
+                                                    row["gender"])
+                row["employer"] = ents.get(row.pop("employer_id"))
+                row["custodian_agency"] = ags.get(row.pop("custodian_agency_id"))
+                row["community"] = codes.get(row.pop("community_id"))
+                if bad_every and i % bad_every == bad_every - 1:
+                    breakers[len(bad) % len(breakers)](row)
+                    if row["category"] == "self_employed":
+                        row["employer"] = None
+                    bad.append(i + 2)  # Excel row number (header is row 1)
+                out.append(row)
+            path = tmp_path / name
+            excel.write_export(path, out)
+        return path, bad
+
+    return make

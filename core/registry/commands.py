@@ -67,10 +67,22 @@ def _row_estimate(file) -> int:
 @click.command("export")
 @click.argument("kind", type=KINDS)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
+@click.option("--release", "release_no", default=None,
+              help="已批准的数据提供申请编号（超过 RELEASE_FREE_ROWS 条或不脱敏时必填，A33）")
 @with_appcontext
-def export_command(kind, out):
-    """导出全部退休人员到Excel（可再导入）。"""
-    count = exchange.export_retirees(db.session.query(Retiree).order_by(Retiree.id), out)
+def export_command(kind, out, release_no):
+    """导出退休人员到Excel（身份证号、电话脱敏；可再导入）。"""
+    from core.release.service import open_export, record_release, watermark
+
+    query = db.session.query(Retiree).order_by(Retiree.id)
+    try:
+        query, req, options = open_export(db.session, query, Retiree.region_path, release_no,
+                                          "Retiree")
+    except RuleViolation as exc:
+        fail(exc.message)
+    count = exchange.export_retirees(query, out, watermark=req and watermark(req, "cli"),
+                                     **options)
+    record_release(req, count, "Retiree")
     click.echo(f"已导出 {count} 人：{Path(out)}")
 
 

@@ -20,15 +20,27 @@ from core.regions import Region
 from core.registry import excel, service
 from core.registry.fields import FORM_FIELDS
 from core.registry.models import EmploymentAgency, Enterprise, Retiree
-from core.registry.validators import normalize_personal_no
+from core.registry.validators import mask_id_card, mask_phone, normalize_personal_no
 from core.scoping import unscoped
 
 PLAIN_FIELDS = [f.name for f in FORM_FIELDS if f.kind != "ref"]
 EXPORT_EXTRAS = [("management_state", "管理状态"), ("form_complete", "登记表完整")]
 
 
-def retiree_row(r: Retiree) -> dict:
+# PIPL: exports show ID numbers and phones masked unless an approved release request
+# (A33) names them; health fields leave only with ``health`` (core.release).
+MASKED = {"id_card_no": mask_id_card, "phone": mask_phone}
+HEALTH_FIELDS = ("serious_illness", "health_notes")
+
+
+def retiree_row(r: Retiree, unmasked: frozenset[str] = frozenset(), health: bool = True) -> dict:
     row = {name: getattr(r, name) for name in PLAIN_FIELDS}
+    for name, mask in MASKED.items():
+        if name not in unmasked and row[name]:
+            row[name] = mask(row[name])
+    if not health:
+        for name in HEALTH_FIELDS:
+            row[name] = None
     row["employer"] = r.employer.unit_no if r.employer else None
     row["custodian_agency"] = r.custodian_agency.code if r.custodian_agency else None
     row["community"] = r.community.code if r.community else None
@@ -37,12 +49,13 @@ def retiree_row(r: Retiree) -> dict:
     return row
 
 
-def export_retirees(query, target, watermark: str | None = None) -> int:
+def export_retirees(query, target, watermark: str | None = None,
+                    unmasked: frozenset[str] = frozenset(), health: bool = True) -> int:
     """Stream the rows of ``query`` (already scoped and filtered) to an xlsx; memory
     stays flat in the row count."""
     query = query.options(joinedload(Retiree.employer), joinedload(Retiree.custodian_agency),
                           joinedload(Retiree.community)).yield_per(2000)
-    return excel.write_export(target, (retiree_row(r) for r in query),
+    return excel.write_export(target, (retiree_row(r, unmasked, health) for r in query),
                               extra_columns=EXPORT_EXTRAS, watermark=watermark)
 
 
@@ -104,6 +117,8 @@ class _Refs:
 def _apply(r: Retiree, raw: dict) -> bool:
     changed = False
     for name in [*PLAIN_FIELDS, "employer", "custodian_agency", "community"]:
+        if name in MASKED and raw.get(name) and raw[name] == MASKED[name](getattr(r, name)):
+            continue  # a masked export imported back keeps the real value
         if name in raw and getattr(r, name) != raw[name]:
             setattr(r, name, raw[name])
             changed = True

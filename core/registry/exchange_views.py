@@ -6,14 +6,16 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from core.errors import RuleViolation
 from core.extensions import db
+from core.jobs import submit
 from core.regions import Region
 from core.registry import excel, exchange
+from core.registry.jobs import job_folder
 from core.views.base import actor_name
 
 REPORTS = "retiree_import_reports"
@@ -47,8 +49,7 @@ class RetireeExchangeView(BaseView):
     @expose("/import", methods=["GET", "POST"])
     @has_access
     def import_(self):
-        result = None
-        report_id = None
+        """A31: the upload becomes a background job; its page shows progress and result."""
         if request.method == "POST":
             upload = request.files.get("file")
             limit = current_app.config.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
@@ -57,23 +58,20 @@ class RetireeExchangeView(BaseView):
             elif not upload.filename.lower().endswith(".xlsx"):
                 flash("只接受 .xlsx 格式的Excel文件", "danger")
             else:
-                path = _tempfile()
+                path = job_folder("uploads") / f"{uuid.uuid4().hex}.xlsx"
+                upload.save(path)
                 try:
-                    upload.save(path)
-                    if os.path.getsize(path) > limit:
+                    if path.stat().st_size > limit:
                         raise RuleViolation(f"文件超过 {limit // (1024 * 1024)} MB 上限")
-                    result = exchange.import_retirees(db.session, path, actor_name())
+                    excel.open_workbook_checked(str(path)).close()
                 except RuleViolation as exc:
-                    db.session.rollback()
+                    path.unlink(missing_ok=True)
                     flash(exc.message, "danger")
-                finally:
-                    Path(path).unlink(missing_ok=True)
-                if result is not None and result.errors:
-                    report_id = uuid.uuid4().hex
-                    folder = Path(current_app.instance_path) / REPORTS
-                    folder.mkdir(parents=True, exist_ok=True)
-                    exchange.write_report(folder / f"{report_id}.xlsx", result)
-        return self.render_template("ra_import.html", result=result, report_id=report_id)
+                else:
+                    job = submit("import_retirees", {"path": str(path)}, actor_name(),
+                                 g.get("region_scope"))
+                    return redirect(url_for("JobView.show", job_id=job.id))
+        return self.render_template("ra_import.html")
 
     @expose("/report/<report_id>")
     @has_access
@@ -96,9 +94,19 @@ class RetireeExchangeView(BaseView):
             communities[0] if len(communities) == 1 else None)
         data = exchange.ledger(db.session, community) if community else None
         if community and request.args.get("format") == "xlsx":
+            from core.release.service import authorize_export, health_visible, record_release
+
+            try:  # A33: masked, and no more rows than an export without a release request
+                authorize_export(None, len(data["people"]), set())
+            except RuleViolation as exc:
+                flash(exc.message, "danger")
+                return redirect(url_for(".ledger", community=community.id))
             path = _tempfile()
-            excel.write_export(path, (exchange.retiree_row(r) for r in data["people"]),
+            health = health_visible()
+            excel.write_export(path, (exchange.retiree_row(r, health=health)
+                                      for r in data["people"]),
                                extra_columns=exchange.EXPORT_EXTRAS)
+            record_release(None, len(data["people"]), "Retiree")
             return _send_and_remove(path, f"{community.name}基础台帐.xlsx")
         return self.render_template("ra_ledger.html", communities=communities,
                                     community=community, data=data)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from core.audit.trail import record
 from core.extensions import db
 from core.jobs import handler
 from core.registry import exchange
@@ -24,6 +25,8 @@ def import_job(job, params: dict, progress) -> dict:
     source = Path(params["path"])
     result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress)
     out = result.summary()
+    record("import", "success" if not result.failed else "failure", "Retiree",
+           detail={"job": job.id, **out}, actor=job.created_by)
     if result.errors:
         report = job_folder("reports") / f"{job.id}.xlsx"
         exchange.write_report(report, result)

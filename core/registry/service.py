@@ -137,6 +137,16 @@ def _normalise(r: Retiree) -> list[RuleViolation]:
     return errors
 
 
+def _refers(r: Retiree, relation: str) -> bool:
+    """Whether ``r`` references a row through ``relation``. A relationship set since the
+    load (API, screens, import, moves) wins over its foreign key, which follows only at
+    flush."""
+    hist = inspect(r).attrs[relation].history
+    if hist.added:
+        return hist.added[0] is not None
+    return getattr(r, relation) is not None or getattr(r, f"{relation}_id") is not None
+
+
 def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[RuleViolation]:
     errors: list[RuleViolation] = []
     if id_ok and r.id_card_no:
@@ -145,14 +155,13 @@ def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[Rul
         errors.append(RuleViolation("退休日期不能早于出生日期", "retirement_date"))
     # F3: employer for enterprise retirees; agency (and no employer) for 自谋职业/协保.
     if r.category in ("self_employed", "agreement_retained"):
-        if r.custodian_agency_id is None and r.custodian_agency is None:
+        if not _refers(r, "custodian_agency"):
             errors.append(RuleViolation(
                 "自谋职业、协保退休人员须填写托管其档案的就业管理机构（F3）", "custodian_agency", "F3"))
-        if r.employer_id is not None or r.employer is not None:
+        if _refers(r, "employer"):
             errors.append(RuleViolation(
                 "自谋职业、协保退休人员不填原工作单位，填“自谋职业”或“协保”（F3）", "employer", "F3"))
-    elif r.category in ("enterprise", "industry_pooled") and r.employer is None \
-            and r.employer_id is None:
+    elif r.category in ("enterprise", "industry_pooled") and not _refers(r, "employer"):
         errors.append(RuleViolation("企业退休人员须填写原工作单位（F3）", "employer", "F3"))
     # F5/F9/A19: residence.
     if r.residence_type == "local":
@@ -167,7 +176,7 @@ def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[Rul
             errors.append(RuleViolation(
                 f"{district.name if district else community.name}不在市区统筹范围内，"
                 "居住在统筹范围以外的人员请选择“居外人员”（F5、F9）", "community", "F9"))
-    elif r.residence_type == "outside" and (r.community is not None or r.community_id):
+    elif r.residence_type == "outside" and _refers(r, "community"):
         errors.append(RuleViolation(
             "居外人员由市退管中心集中管理，不填所在社区（F5、A19）", "community", "A19"))
     return errors
@@ -248,6 +257,25 @@ def _text(field: str, value) -> str | None:
     return str(value)
 
 
+# A reference set through its relationship (API, screens, moves) changes the foreign key
+# only at flush: until then the change shows on the relationship.
+REFERENCES = {"employer_id": "employer", "custodian_agency_id": "custodian_agency",
+              "community_id": "community"}
+
+
+def _change(state, field: str) -> tuple | None:
+    hist = state.attrs[field].history
+    if not hist.has_changes() and field in REFERENCES:
+        ref = state.attrs[REFERENCES[field]].history
+        if not ref.added:
+            return None
+        target = ref.added[0]
+        return state.attrs[field].value, target.id if target is not None else None
+    if not hist.has_changes():
+        return None
+    return hist.deleted[0] if hist.deleted else None, hist.added[0] if hist.added else None
+
+
 def record_history(session, r: Retiree, actor: str, action: str, reason: str | None) -> None:
     """A32: one history row per changed field (sensitive values masked)."""
     state = inspect(r)
@@ -255,11 +283,10 @@ def record_history(session, r: Retiree, actor: str, action: str, reason: str | N
         session.add(RetireeHistory(retiree=r, actor=actor, action=action, reason=reason))
         return
     for field in TRACKED:
-        hist = state.attrs[field].history
-        if not hist.has_changes():
+        change = _change(state, field)
+        if change is None:
             continue
-        old = hist.deleted[0] if hist.deleted else None
-        new = hist.added[0] if hist.added else None
+        old, new = change
         if old == new:
             continue
         session.add(RetireeHistory(retiree_id=r.id, actor=actor, action=action, field=field,
@@ -276,21 +303,28 @@ def _require_active(r: Retiree) -> None:
 def accept_archive(session, r: Retiree, on: date, actor: str) -> None:
     """A13: with the archive's acceptance the community of residence manages the person;
     A12: an enterprise retiree's employer must have signed the agreement (when a plugin
-    answers the ``enterprise_agreement`` hook)."""
+    answers the ``enterprise_agreement`` hook); A21/P2: the receiving archive centre
+    (``archive_centre_for``) is recorded in the history."""
     _require_active(r)
+    plugins = current_app.extensions["retiree_admin.plugins"]
     employer = r.employer.current_successor() if r.employer else None
+    path = r.region_path
     if employer is not None:
-        plugins = current_app.extensions["retiree_admin.plugins"]
-        path = employer.district.region_path if employer.district else r.region_path
+        # The employer's district decides which plugins answer (a Park unit's retiree may
+        # live anywhere); read it past the clerk's scope.
+        with unscoped():
+            district = session.get(Region, employer.district_id) if employer.district_id else None
+        path = district.region_path if district else r.region_path
         verdict = plugins.hook_for(path, session).enterprise_agreement(enterprise=employer, on=on)
         if isinstance(verdict, str):
             raise RuleViolations([RuleViolation(verdict, "employer", "A12")])
+    centre = plugins.hook_for(path, session).archive_centre_for(retiree=r)
     if r.party_cadre:
         raise RuleViolations([RuleViolation(
             "区以上党委管理的退休干部人事档案暂不移交（A29）", "party_cadre", "A29")])
     r.archive_transferred_on = on
     r.management_state = "community_managed"
-    record_history(session, r, actor, "archive", "档案移交接收")
+    record_history(session, r, actor, "archive", f"档案移交接收：{centre}（A21）")
     emit(session, "archive_accepted", r.region_path, retiree=r)
 
 

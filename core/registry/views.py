@@ -6,7 +6,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from flask import Response, abort, flash, redirect, send_file, url_for
+from flask import Response, abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -139,14 +139,31 @@ def _fieldsets(names: list[str]) -> list:
 
 
 FORM_COLUMNS = [f.name for f in FORM_FIELDS]
+# PIPL: shown only to roles with the health permission (core.release.service).
+HEALTH_COLUMNS = ("serious_illness", "illness_label", "health_notes")
 RETIREE_LABELS = dict(LABELS) | {
     "gender_label": "性别", "category_label": "人员类别", "state_label": "管理状态",
     "id_card_masked": "身份证号", "phone_masked": "联系电话", "community": "所在社区",
-    "employer": "原工作单位", "custodian_agency": "就业管理机构", "family_label": "家庭状况",
+    "employer": "原工作单位", "family_label": "家庭状况",
     "illness_label": "重病情况", "residence_label": "居住类型", "age": "年龄",
     "created_at": "登记时间", "created_by": "登记人", "updated_at": "修改时间",
-    "updated_by": "修改人", "version": "版本",
+    "updated_by": "修改人", "version": "版本", "removed_reason": "注销原因",
 }
+
+
+def _label_of(choices: dict):
+    return lambda value: "" if value is None else choices.get(value, value)
+
+
+def _yes_no(value) -> str:
+    return "是" if value else "否"
+
+
+# Screens print a coded value as its label, a box as 是/否, an empty field as nothing.
+FORMATTERS = {f.name: _yes_no if f.kind == "bool" else _label_of(f.choices or {})
+              for f in FORM_FIELDS} | {"form_complete": _yes_no} | {
+    name: _label_of({}) for name in ("archive_transferred_on", "death_date", "death_cause",
+                                     "removed_reason")}
 
 
 class RetireeHistoryView(ScopedModelView):
@@ -238,12 +255,33 @@ class RetireeModelView(ScopedModelView):
                              "death_cause", "removed_reason", "created_by", "created_at",
                              "updated_by", "updated_at", "version"]}),
     ]
+    formatters_columns = FORMATTERS
     show_template = "ra_retiree_show.html"
     list_template = "ra_retiree_list.html"
     related_views = [RetireeHistoryView]
 
     def prepare_item(self, item, is_new: bool) -> None:
         service.prepare(db.session, item, actor_name())
+
+    # --- PIPL: health fields only for the roles that need them (core.release) ---------
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        from core.release.service import health_visible
+
+        if not health_visible():
+            show_fieldsets = [(name, {**spec, "fields": [
+                f for f in spec["fields"] if f not in HEALTH_COLUMNS]})
+                for name, spec in (show_fieldsets or self.show_fieldsets)]
+        return super()._get_show_widget(pk, item, widgets, actions, show_fieldsets)
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        from core.release.service import health_visible
+
+        if not health_visible() and any(
+                c in key for key in request.args for c in HEALTH_COLUMNS):
+            abort(403)
+        return super().list()
 
     # --- lifecycle operations (A13, A16, A32) ------------------------------------------
     def _item(self, pk) -> Retiree:
@@ -340,14 +378,24 @@ class RetireeModelView(ScopedModelView):
         from flask_appbuilder.urltools import get_filter_args
 
         from core.registry.exchange import export_retirees
+        from core.release.service import open_export, record_release, watermark
 
         get_filter_args(self._filters)
         query = self.datamodel.apply_all(
             self.datamodel.session.query(Retiree), self._filters, order_column="id",
             order_direction="asc")
+        # A33: large or unmasked exports need an approved release request (?release=No.).
+        try:
+            query, req, options = open_export(db.session, query, Retiree.region_path,
+                                              request.args.get("release"), "Retiree")
+        except RuleViolation as exc:
+            flash(exc.message, "danger")
+            return redirect(url_for(".list"))
         fd, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(fd)
-        count = export_retirees(query, path)
+        count = export_retirees(query, path, watermark=req and watermark(req, actor_name()),
+                                **options)
+        record_release(req, count, "Retiree")
         response = send_file(path, as_attachment=True, download_name="retirees.xlsx", max_age=0)
         response.call_on_close(lambda: Path(path).unlink(missing_ok=True))
         response.headers["X-Row-Count"] = str(count)
@@ -377,7 +425,9 @@ class EnterpriseModelView(ScopedModelView):
         from core.registry.fields import ENTERPRISE_STATUS
 
         self.add_form_extra_fields = {"status": SelectField(
-            "单位状态", choices=list(ENTERPRISE_STATUS.items()), widget=Select2Widget())}
+            "单位状态", choices=list(ENTERPRISE_STATUS.items()), widget=Select2Widget()),
+            # Unticked must validate (see _form_fields).
+            "gongtou_group": BooleanField(self.label_columns["gongtou_group"])}
         self.edit_form_extra_fields = self.add_form_extra_fields
         super().__init__(*args, **kwargs)
 
@@ -441,6 +491,14 @@ class RetireeApi(ScopedModelRestApi):
     def prepare_item(self, item, is_new: bool) -> None:
         service.prepare(db.session, item, actor_name())
 
+    def pre_get(self, data: dict) -> None:
+        """PIPL: health fields only for the roles that need them."""
+        from core.release.service import health_visible
+
+        if not health_visible():
+            for name in HEALTH_COLUMNS:
+                data.get("result", {}).pop(name, None)
+
 
 class EnterpriseApi(ScopedModelRestApi):
     resource_name = "enterprise"
@@ -458,7 +516,7 @@ class EnterpriseApi(ScopedModelRestApi):
 def register(appbuilder) -> None:
     appbuilder.add_view(RetireeModelView, "退休人员名册", category="退休人员",
                         icon="fa-users", category_icon="fa-users")
-    appbuilder.add_link("登记表未完整", href="/retiree/list/?_flt_0_form_complete=n",
+    appbuilder.add_link("登记表未完整", href="/retiree/list/?_flt_1_form_complete=y",
                         category="退休人员", icon="fa-exclamation-circle")
     appbuilder.add_view(RetireeTransferView, "迁移记录", category="退休人员", icon="fa-exchange")
     appbuilder.add_view_no_menu(RetireeHistoryView)

@@ -9,8 +9,10 @@ scope violation 403; nothing is written in either case.
 """
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, g, redirect, request
-from flask_appbuilder import ModelView
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import select
@@ -18,6 +20,8 @@ from sqlalchemy.orm import RelationshipProperty
 
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
+
+MAX_ID = 2**31 - 1  # the largest value of an Integer primary key on PostgreSQL
 
 
 def actor_name() -> str:
@@ -63,9 +67,18 @@ class ScopedModelView(ModelView):
 
     def _init_properties(self) -> None:
         super()._init_properties()
-        # FAB passes custom search_filters to the REST API only; screens need them too.
+        # FAB passes custom search_filters to the REST API only; screens need them too, and
+        # first: the URL's ``_flt_<n>_<col>`` is resolved against ``_all_filters`` with a
+        # one-digit n, so a filter appended after a column's ten defaults is unreachable.
         if self.search_filters:
-            self._filters = self.datamodel.get_filters(self.search_columns, self.search_filters)
+            filters = self.datamodel.get_filters(self.search_columns)
+            filters._search_filters = dict(filters._search_filters)
+            filters._all_filters = dict(filters._all_filters)
+            for col, kinds in self.search_filters.items():
+                custom = [kind(col, self.datamodel) for kind in kinds]
+                filters._search_filters[col] = custom + filters._search_filters.get(col, [])
+                filters._all_filters[col] = custom + filters._all_filters.get(col, [])
+            self._filters = filters
 
     def prepare_item(self, item, is_new: bool) -> None:
         """Validate and normalise before a write; raise RuleViolations to refuse."""
@@ -89,11 +102,18 @@ class ScopedModelView(ModelView):
             abort(404)
         return items
 
+    # Overrides must be exposed again, or FAB registers no route for them.
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
+        if name not in self.actions:
+            abort(404)
         self._fetch_in_scope([pk])
         return super().action(name, pk)
 
+    @expose("/action_post", methods=["POST"])
     def action_post(self):
+        if request.form.get("action") not in self.actions:
+            abort(404)
         self._fetch_in_scope(request.form.getlist("rowid"))
         try:
             return super().action_post()
@@ -120,12 +140,14 @@ class ScopedModelRestApi(ModelRestApi):
             ids = value if isinstance(value, list) else [value]
             for one in ids:
                 if isinstance(one, bool) or not isinstance(one, (int, str)) \
-                        or not str(one).isdigit():
+                        or not re.fullmatch(r"[0-9]+", str(one)):
                     errors.setdefault(key, []).append("关联记录编号须为整数")
                     continue
-                found = db.session.execute(
+                # Beyond the id column's range (PostgreSQL INTEGER) nothing can match, and
+                # the driver would fail on the value (OverflowError, NumericValueOutOfRange).
+                found = int(one) <= MAX_ID and db.session.execute(
                     select(target).where(target.id == int(one))).scalar_one_or_none()
-                if found is None:
+                if not found:
                     errors.setdefault(key, []).append(f"编号为{one}的关联记录不存在或不在本辖区内")
         return errors
 

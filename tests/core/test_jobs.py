@@ -75,6 +75,7 @@ def test_A31_import_upload_runs_as_job_with_progress(app, client_for, import_fil
 
 def _worker_env(app, queue):
     return dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+                RETIREE_ADMIN_INSTANCE_PATH=app.instance_path,
                 RETIREE_ADMIN_JOB_BACKEND="rq", RETIREE_ADMIN_REDIS_URL=REDIS_URL,
                 RETIREE_ADMIN_JOB_QUEUE=queue)
 

@@ -1,0 +1,1 @@
+"""A plugin package scanned like ``plugins/`` (tests add it to ``PLUGIN_PACKAGES``)."""

@@ -1,0 +1,1 @@
+"""A plugin package whose only plugin misspells a hook name."""

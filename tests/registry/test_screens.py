@@ -1,0 +1,296 @@
+"""Issue #3: the registry's HTML screens — the form grouped like the paper form, Chinese
+messages on refusal, history on the show page, the lifecycle operation forms, the
+enterprise and agency screens and the printed form — through the Flask test client."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.extensions import db
+from core.registry.fields import FORM_FIELDS, SECTIONS
+from core.registry.models import EmploymentAgency, Enterprise, Retiree, RetireeHistory
+from core.scoping import unscoped
+
+
+def _retiree(app, pk) -> Retiree:
+    with app.app_context(), unscoped():
+        r = db.session.get(Retiree, pk)
+        db.session.expunge(r)
+        return r
+
+
+def _counts(app) -> tuple[int, int]:
+    with app.app_context(), unscoped():
+        return tuple(db.session.scalar(select(func.count()).select_from(m))
+                     for m in (Retiree, RetireeHistory))
+
+
+def _form(payload: dict) -> dict:
+    """An API payload as the add/edit form posts it (unticked boxes are not sent)."""
+    out = {}
+    for key, value in payload.items():
+        if isinstance(value, bool):
+            if value:
+                out[key] = "y"
+        else:
+            out[key] = "" if value is None else str(value)
+    return out
+
+
+def _text(response) -> str:
+    """The page's visible text, tags dropped and whitespace collapsed."""
+    html = re.sub(r"(?s)<script.*?</script>", " ", response.get_data(as_text=True))
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&nbsp;", " ")
+
+
+def _refused_with(response, *fragments: str) -> None:
+    assert response.status_code == 200, (response.status_code, response.headers)
+    text = _text(response)
+    for fragment in fragments:
+        assert fragment in text, (fragment, text[-1500:])
+
+
+@pytest.fixture
+def clerk(client_for):
+    """The clerk of 东园社区 (c_cl11), who registers and serves the tests' retirees."""
+    return client_for("c_cl11")
+
+
+@pytest.fixture
+def create(clerk, retiree_payload):
+    """Register a retiree in 东园社区 through the API as its clerk."""
+
+    def make(n: int = 1, **overrides) -> int:
+        response = clerk.post("/api/v1/retiree/", json=retiree_payload(n, **overrides))
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    return make
+
+
+# --------------------------------------------------------------------------- add, edit, show
+
+def test_F1_add_form_grouped_like_the_paper_form(clerk):
+    page = clerk.get("/retiree/add")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    starts = [html.find(f">{title}<") if f">{title}<" in html else html.find(title)
+              for title in SECTIONS]
+    assert all(s >= 0 for s in starts), dict(zip(SECTIONS, starts, strict=True))
+    assert starts == sorted(starts), "sections out of the paper form's order"
+    bounds = dict(zip(SECTIONS, zip(starts, [*starts[1:], len(html)], strict=True),
+                      strict=True))
+    for f in FORM_FIELDS:
+        at = html.find(f'name="{f.name}"')
+        low, high = bounds[f.section]
+        assert low < at < high, f"{f.name} ({f.label}) is not under {f.section}"
+        assert f.label in html[low:high]
+
+
+def test_add_with_validation_error_shows_chinese_message_and_writes_nothing(
+        app, clerk, client_for, retiree_payload, region_id):
+    """FAB flashes a refusal from pre_add and redirects: the message is on the next page."""
+    good = retiree_payload(1)
+    bad_check = good["id_card_no"][:17] + ("0" if good["id_card_no"][17] != "0" else "1")
+    before = _counts(app)
+    for changes, message in (
+            ({"personal_no": "12a45"}, "个人编号只能由数字0–9组成"),
+            ({"id_card_no": bad_check}, "身份证号校验位不符"),
+            ({"gender": "female"}, "与身份证号第17位所示性别“男”不一致"),
+            ({"category": "self_employed"}, "须填写托管其档案的就业管理机构（F3）"),
+            ({"name": "  "}, "姓名不能为空")):
+        response = clerk.post("/retiree/add", data=_form(dict(good, **changes)),
+                              follow_redirects=True)
+        _refused_with(response, message)
+    _refused_with(client_for("admin").post("/retiree/add", data=_form(
+        dict(good, community=str(region_id("320506001001")))), follow_redirects=True),
+        "吴中区不在市区统筹范围内")
+    # A value outside a drop-down's choices is refused by the form itself: another
+    # community than the clerk's own, an out-of-scope category (A40).
+    for changes in ({"community": str(region_id("320502001002"))},
+                    {"retirement_type": "lixiu"}):
+        response = clerk.post("/retiree/add", data=_form(dict(good, **changes)))
+        _refused_with(response)
+        assert "alert-danger" in response.get_data(as_text=True)
+    assert _counts(app) == before
+
+
+def test_add_through_the_form(app, clerk, retiree_payload):
+    response = clerk.post("/retiree/add", data=_form(retiree_payload(1, personal_no="777")))
+    assert response.status_code == 302, _text(response)[-800:]
+    with app.app_context(), unscoped():
+        r = db.session.scalar(select(Retiree).where(Retiree.personal_no == "00000777"))
+        assert r is not None
+        assert (r.name, r.created_by, r.management_state) == ("张三", "c_cl11",
+                                                              "employer_managed")
+        assert (r.widowed_alone, r.disabled, r.party_cadre, r.form_complete) == \
+            (False, False, False, False)
+        assert r.region_path == "/320500/320502/320502001/320502001001/"
+
+
+def test_A32_edit_through_the_form_shown_in_the_history_tab(app, clerk, create, retiree_payload):
+    pk = create(1)
+    assert clerk.get(f"/retiree/edit/{pk}").status_code == 200
+    form = _form(retiree_payload(1, phone="13900001111", widowed_alone=True))
+    response = clerk.post(f"/retiree/edit/{pk}", data=form)
+    assert response.status_code == 302, _text(response)[-800:]
+    r = _retiree(app, pk)
+    assert (r.phone, r.widowed_alone, r.updated_by) == ("13900001111", True, "c_cl11")
+    show = clerk.get(f"/retiree/show/{pk}")
+    assert show.status_code == 200
+    text = _text(show)
+    assert "138****5678" in text and "139****1111" in text
+    assert "13900001111" not in show.get_data(as_text=True)
+    assert "c_cl11" in text and ("鳏寡" in text or "widowed_alone" in text)
+    # Edits refused with the reason, nothing changed.
+    before = _counts(app)
+    _refused_with(clerk.post(f"/retiree/edit/{pk}", data=dict(form, phone="12345"),
+                             follow_redirects=True), "联系电话格式不正确")
+    assert _retiree(app, pk).phone == "13900001111"
+    assert _counts(app) == before
+
+
+def test_show_page_labels_coded_values_in_chinese(clerk, create):
+    pk = create(1)
+    text = _text(clerk.get(f"/retiree/show/{pk}"))
+    for label in ("男", "退休", "基本养老金", "企业退休", "本地人员", "单位管理"):
+        assert label in text, label
+    for code in ("basic_pension", "employer_managed", " male ", " enterprise ", " local "):
+        assert code not in text, f"the show page shows the code {code!r}, not its label"
+
+
+# --------------------------------------------------------------------------- operations
+
+def test_A32_move_form_refuses_bad_input_then_moves(app, clerk, create, region_id):
+    pk = create(1)
+    page = clerk.get(f"/retiree/move/{pk}")
+    assert page.status_code == 200 and "迁入社区" in _text(page)
+    target = str(region_id("320502002001"))
+    before = _counts(app)
+    _refused_with(clerk.post(f"/retiree/move/{pk}", data={
+        "community": target, "moved_on": "2025-01-10", "reason": ""}), "请填写迁移原因")
+    _refused_with(clerk.post(f"/retiree/move/{pk}", data={
+        "community": target, "moved_on": "", "reason": "搬家"}), "请填写迁移日期")
+    _refused_with(clerk.post(f"/retiree/move/{pk}", data={
+        "community": str(region_id("320502001001")), "moved_on": "2025-01-10",
+        "reason": "搬家"}), "迁入社区与现所在社区相同")
+    _refused_with(clerk.post(f"/retiree/move/{pk}", data={
+        "community": str(region_id("320571001001")), "moved_on": "2025-01-10",
+        "reason": "搬家"}), "工业园区不在市区统筹范围内")
+    assert _counts(app) == before
+    response = clerk.post(f"/retiree/move/{pk}", data={
+        "community": target, "moved_on": "2025-01-10", "reason": "搬家"})
+    assert response.status_code == 302
+    assert _retiree(app, pk).community_id == region_id("320502002001")
+
+
+def test_A16_death_form_refuses_bad_input_then_records_the_death(app, clerk, create):
+    pk = create(1)
+    assert clerk.get(f"/retiree/death/{pk}").status_code == 200
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    before = _counts(app)
+    _refused_with(clerk.post(f"/retiree/death/{pk}", data={
+        "death_date": "2025-01-05", "cause": "病故", "reporter": ""}), "请填写报告人")
+    _refused_with(clerk.post(f"/retiree/death/{pk}", data={
+        "death_date": tomorrow, "cause": "病故", "reporter": "李四"}), "死亡日期不能晚于今天")
+    _refused_with(clerk.post(f"/retiree/death/{pk}", data={
+        "death_date": "", "cause": "病故", "reporter": "李四"}), "请填写死亡日期")
+    assert _counts(app) == before
+    response = clerk.post(f"/retiree/death/{pk}", data={
+        "death_date": "2025-01-05", "cause": "病故", "reporter": "李四"})
+    assert response.status_code == 302
+    assert "已死亡" in _text(clerk.get(f"/retiree/show/{pk}"))
+    # No further operation on a deceased person.
+    _refused_with(clerk.post(f"/retiree/death/{pk}", data={
+        "death_date": "2025-01-06", "cause": "病故", "reporter": "李四"}), "不能办理此业务")
+    r = _retiree(app, pk)
+    assert (r.management_state, r.death_date) == ("deceased", date(2025, 1, 5))
+
+
+def test_remove_form_needs_a_reason_and_keeps_the_record(app, clerk, create):
+    pk = create(1)
+    assert clerk.get(f"/retiree/remove/{pk}").status_code == 200
+    _refused_with(clerk.post(f"/retiree/remove/{pk}", data={"reason": ""}), "请填写注销原因")
+    assert _retiree(app, pk).management_state == "employer_managed"
+    assert clerk.post(f"/retiree/remove/{pk}", data={"reason": "重复录入"}).status_code == 302
+    _refused_with(clerk.post(f"/retiree/remove/{pk}", data={"reason": "再次"}), "该记录已注销")
+    r = _retiree(app, pk)
+    assert (r.management_state, r.removed_reason) == ("removed", "重复录入")
+    assert clerk.get(f"/retiree/show/{pk}").status_code == 200
+
+
+def test_A13_archive_form_refuses_bad_input_then_hands_over(app, clerk, create):
+    pk = create(1)
+    cadre = create(2, party_cadre=True)
+    assert clerk.get(f"/retiree/archive/{pk}").status_code == 200
+    _refused_with(clerk.post(f"/retiree/archive/{pk}", data={"accepted_on": ""}),
+                  "请填写接收日期")
+    _refused_with(clerk.post(f"/retiree/archive/{pk}", data={"accepted_on": "2024-13-40"}))
+    _refused_with(clerk.post(f"/retiree/archive/{cadre}", data={"accepted_on": "2024-12-10"}),
+                  "暂不移交（A29）")
+    assert _retiree(app, cadre).management_state == "employer_managed"
+    response = clerk.post(f"/retiree/archive/{pk}", data={"accepted_on": "2024-12-10"})
+    assert response.status_code == 302
+    r = _retiree(app, pk)
+    assert (r.management_state, r.archive_transferred_on) == ("community_managed",
+                                                              date(2024, 12, 10))
+    assert "社区管理" in _text(clerk.get(f"/retiree/show/{pk}"))
+
+
+# --------------------------------------------------------------------------- printing (F1)
+
+def test_F1_print_has_two_copies(app, clerk, client_for, create, enterprise_id, tmp_path):
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        pytest.skip("pdftotext missing: apt-get install -y poppler-utils")
+    pk = create(1, employer=enterprise_id("320500002"))  # 破产, 承继: 第一纺织厂
+    response = clerk.get(f"/retiree/print/{pk}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    (tmp_path / "form.pdf").write_bytes(response.data)
+    text = re.sub(r"\s+", "", subprocess.run(
+        [exe, "-enc", "UTF-8", str(tmp_path / "form.pdf"), "-"], check=True,
+        capture_output=True, timeout=60).stdout.decode("utf-8"))
+    assert "市退管中心留存" in text and "社区留存" in text
+    assert text.count("张三") >= 2
+    assert "苏州第一纺织厂" in text  # F3: the successor answers for a bankrupt employer
+    # Not printable outside the clerk's community.
+    assert client_for("c_cl12").get(f"/retiree/print/{pk}").status_code == 404
+
+
+# --------------------------------------------------------------------------- enterprises, agencies
+
+def test_F3_enterprise_screens_list_and_add(app, client_for, enterprise_id):
+    admin = client_for("admin")
+    text = _text(admin.get("/enterprisemodelview/list/"))
+    assert "苏州红旗机械厂" in text and "破产" in text and "苏州第一纺织厂" in text
+    assert admin.get("/enterprisemodelview/add").status_code == 200
+    response = admin.post("/enterprisemodelview/add", data={
+        "unit_no": "320500077", "name": "苏州长城电器厂", "industry_authority": "市轻工业局",
+        "status": "closed", "successor": str(enterprise_id("320500001"))})
+    assert response.status_code == 302, _text(response)[-800:]
+    assert "苏州长城电器厂" in _text(admin.get("/enterprisemodelview/list/"))
+    _refused_with(admin.post("/enterprisemodelview/add", data={
+        "unit_no": "320500078", "name": "苏州新光厂", "status": "active",
+        "successor": str(enterprise_id("320500001"))}, follow_redirects=True),
+        "正常经营的单位不填承继单位")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Enterprise)) == 3
+
+
+def test_F3_agency_screens_list_and_add(app, client_for):
+    admin = client_for("admin")
+    assert "市劳动就业管理服务中心" in _text(admin.get("/employmentagencymodelview/list/"))
+    assert admin.get("/employmentagencymodelview/add").status_code == 200
+    response = admin.post("/employmentagencymodelview/add", data={
+        "code": "JY009", "name": "沧浪区就业管理服务所", "address": "沧浪区人民路1号",
+        "phone": "0512-65220000"})
+    assert response.status_code == 302, _text(response)[-800:]
+    assert "沧浪区就业管理服务所" in _text(admin.get("/employmentagencymodelview/list/"))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EmploymentAgency)) == 2

@@ -1,0 +1,323 @@
+"""Authentication: password policy on every path, forced change, expiry, lockout with
+one answer for every failure (content and timing), rate limits on both logins."""
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from core.testing import PASSWORD
+from tests.security.conftest import (
+    api_login,
+    csrf_token,
+    form_login,
+    get_user,
+    set_user,
+)
+
+WEAK = [
+    ("Ab1!xyz", "至少8位"),            # 7 characters
+    ("abcdefgh1", "至少3类"),          # two classes
+    ("ABCDEFGH", "至少3类"),           # one class
+    ("Zhang@2024x", "不能包含用户名"),  # contains the username, any case
+]
+
+
+def _login_ok(response) -> bool:
+    return response.status_code == 302 and "/login" not in response.location
+
+
+# --- password policy ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("password", "message"), WEAK)
+def test_policy_refused_by_users_create_cli(secure_app, password, message):
+    runner = secure_app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "zhang", "--password", password,
+                                 "--role", "community_staff", "--region", "320502001001"])
+    assert result.exit_code != 0
+    assert get_user(secure_app, "zhang") is None
+
+
+def test_policy_accepts_the_demo_and_test_passwords(secure_app):
+    from core.auth.policy import problems
+    from core.demo import DEMO_PASSWORD
+
+    with secure_app.app_context():
+        assert problems(PASSWORD, "admin") == []
+        assert problems(DEMO_PASSWORD, "community") == []
+
+
+@pytest.mark.parametrize(("password", "message"), WEAK)
+def test_policy_refused_on_the_user_screen(secure_app, make_user, login_as, password, message):
+    make_user("sec", "security_admin", "320500")
+    client = login_as("sec")
+    with secure_app.app_context():
+        from flask_appbuilder.security.sqla.models import Role
+        from sqlalchemy import select
+
+        from core.extensions import db
+        from core.regions import Region
+
+        region = db.session.scalar(select(Region.id).where(Region.code == "320502001001"))
+        role = db.session.scalar(select(Role.id).where(Role.name == "community_staff"))
+    response = client.post("/users/add", data={
+        "csrf_token": csrf_token(client, "/users/add"), "username": "zhang",
+        "first_name": "张", "last_name": "三", "email": "zhang@example.invalid",
+        "region": region, "roles": role, "active": "y", "password": password,
+        "conf_password": password}, follow_redirects=True)
+    assert message in response.get_data(as_text=True)
+    assert get_user(secure_app, "zhang") is None
+
+
+@pytest.mark.parametrize(("password", "message"), WEAK[:3] + [("C_cl11@2024x", "不能包含用户名")])
+def test_policy_refused_on_own_password_change(secure_app, login_as, password, message):
+    client = login_as("c_cl11")
+    before = get_user(secure_app, "c_cl11").password
+    response = client.post("/resetmypassword/form", data={
+        "csrf_token": csrf_token(client, "/resetmypassword/form"), "current": PASSWORD,
+        "password": password, "conf_password": password}, follow_redirects=True)
+    assert message in response.get_data(as_text=True)
+    assert get_user(secure_app, "c_cl11").password == before
+
+
+def test_own_password_change_needs_the_current_password(secure_app, login_as):
+    client = login_as("c_cl11")
+    before = get_user(secure_app, "c_cl11").password
+    response = client.post("/resetmypassword/form", data={
+        "csrf_token": csrf_token(client, "/resetmypassword/form"), "current": "Wrong@2024pw",
+        "password": "New@2024pwX", "conf_password": "New@2024pwX"}, follow_redirects=True)
+    assert "当前密码不正确" in response.get_data(as_text=True)
+    assert get_user(secure_app, "c_cl11").password == before
+
+
+@pytest.mark.parametrize(("password", "message"), WEAK[:3] + [("C_CL11@2024x", "不能包含用户名")])
+def test_policy_refused_on_administrator_reset(secure_app, make_user, login_as, password,
+                                                message):
+    make_user("sec", "security_admin", "320500")
+    client = login_as("sec")
+    target = get_user(secure_app, "c_cl11")
+    path = f"/resetpassword/form?pk={target.id}"
+    response = client.post(path, data={"csrf_token": csrf_token(client, path),
+                                        "password": password, "conf_password": password},
+                           follow_redirects=True)
+    assert message in response.get_data(as_text=True)
+    assert get_user(secure_app, "c_cl11").password == target.password
+
+
+def test_fab_security_rest_api_is_off(secure_app, login_as):
+    """No user/role API exists to set a password around the policy."""
+    client = login_as("admin")
+    for path in ("/api/v1/security/users/", "/api/v1/security/roles/"):
+        assert client.get(path).status_code == 404
+        assert client.post(path, json={}).status_code in (404, 405, 400)
+
+
+# --- forced change at first login and after expiry ---------------------------------------
+
+def test_initial_password_set_by_an_administrator_must_be_changed(secure_app, make_user,
+                                                                   login_as):
+    make_user("sec", "security_admin", "320500")
+    admin = login_as("sec")
+    target = get_user(secure_app, "c_cl12")
+    path = f"/resetpassword/form?pk={target.id}"
+    admin.post(path, data={"csrf_token": csrf_token(admin, path), "password": "Reset@2024pw",
+                           "conf_password": "Reset@2024pw"})
+    assert get_user(secure_app, "c_cl12").must_change_password
+
+    client = secure_app.test_client()
+    assert _login_ok(form_login(client, "c_cl12", "Reset@2024pw"))
+    page = client.get("/retiree/list/")
+    assert page.status_code == 302 and "/resetmypassword/form" in page.location
+    assert api_login(secure_app.test_client(), "c_cl12", "Reset@2024pw").status_code == 403
+
+    client.post("/resetmypassword/form", data={
+        "csrf_token": csrf_token(client, "/resetmypassword/form"), "current": "Reset@2024pw",
+        "password": "Mine@2024pwX", "conf_password": "Mine@2024pwX"})
+    assert not get_user(secure_app, "c_cl12").must_change_password
+    assert client.get("/retiree/list/").status_code == 200
+
+
+def test_users_create_makes_a_temporary_password_by_default(secure_app):
+    runner = secure_app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "zhang", "--password", "Abcdef12",
+                                 "--role", "community_staff", "--region", "320502001001"])
+    assert result.exit_code == 0, result.output
+    assert get_user(secure_app, "zhang").must_change_password
+    result = runner.invoke(args=["users", "create", "li", "--password", "Abcdef12",
+                                 "--role", "community_staff", "--region", "320502001001",
+                                 "--no-temporary"])
+    assert not get_user(secure_app, "li").must_change_password
+
+
+def test_expired_password_must_be_changed(secure_app, login_as):
+    set_user(secure_app, "c_cl11", password_changed_at=datetime.now() - timedelta(days=91))
+    client = login_as("c_cl11")
+    page = client.get("/retiree/list/")
+    assert page.status_code == 302 and "/resetmypassword/form" in page.location
+    set_user(secure_app, "c_cl11", password_changed_at=datetime.now() - timedelta(days=89))
+    assert client.get("/retiree/list/").status_code == 200
+
+
+# --- lockout -------------------------------------------------------------------------------
+
+def test_five_failures_lock_the_account_for_thirty_minutes(secure_app, login_as):
+    for _ in range(5):
+        assert not _login_ok(form_login(secure_app.test_client(), "c_cl11", "Wrong@2024pw"))
+    user = get_user(secure_app, "c_cl11")
+    assert user.locked_until is not None
+    assert timedelta(minutes=29) < user.locked_until - datetime.now() <= timedelta(minutes=30)
+    # the right password is refused while locked, on the form and on the API
+    assert not _login_ok(form_login(secure_app.test_client(), "c_cl11"))
+    assert api_login(secure_app.test_client(), "c_cl11").status_code == 401
+    # when the lock has run out, the right password works again
+    set_user(secure_app, "c_cl11", locked_until=datetime.now() - timedelta(seconds=1))
+    assert _login_ok(form_login(secure_app.test_client(), "c_cl11"))
+    assert get_user(secure_app, "c_cl11").fail_login_count == 0
+
+
+def test_lockout_threshold_and_duration_are_configurable(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True, LOCKOUT_THRESHOLD=2, LOCKOUT_MINUTES=5)
+    for _ in range(2):
+        form_login(app.test_client(), "c_cl11", "Wrong@2024pw")
+    until = get_user(app, "c_cl11").locked_until
+    assert until is not None and until - datetime.now() <= timedelta(minutes=5)
+
+
+def test_security_admin_unlocks_a_locked_user(secure_app, make_user, login_as, audit):
+    set_user(secure_app, "c_cl11", locked_until=datetime.now() + timedelta(minutes=30),
+             fail_login_count=5)
+    make_user("sec", "security_admin", "320500")
+    client = login_as("sec")
+    uid = get_user(secure_app, "c_cl11").id
+    token = csrf_token(client, f"/users/show/{uid}")
+    response = client.post(f"/users/action/unlock/{uid}", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert get_user(secure_app, "c_cl11").locked_until is None
+    assert _login_ok(form_login(secure_app.test_client(), "c_cl11"))
+    assert audit(action="unlock", object_id=str(uid))
+
+
+def _failure_page(app, username, password):
+    client = app.test_client()
+    first = form_login(client, username, password)
+    body = client.get(first.location).get_data(as_text=True)
+    # the CSRF token and the CSP nonce differ on every page
+    body = csrf_token_strip(body)
+    return first.status_code, first.location, body
+
+
+def csrf_token_strip(body: str) -> str:
+    import re
+
+    body = re.sub(r'value="[^"]{40,}"', 'value="*"', body)
+    return re.sub(r'nonce="[^"]*"', 'nonce="*"', body)
+
+
+def test_unknown_locked_and_wrong_password_get_the_same_answer(secure_app):
+    set_user(secure_app, "c_cl12", locked_until=datetime.now() + timedelta(minutes=30))
+    unknown = _failure_page(secure_app, "nobody", PASSWORD)
+    locked = _failure_page(secure_app, "c_cl12", PASSWORD)   # right password, locked
+    wrong = _failure_page(secure_app, "c_cl11", "Wrong@2024pw")
+    assert unknown == locked == wrong
+    assert "登录失败" in wrong[2]
+    answers = {(r.status_code, r.get_data()) for r in (
+        api_login(secure_app.test_client(), "nobody"),
+        api_login(secure_app.test_client(), "c_cl12"),
+        api_login(secure_app.test_client(), "c_cl11", "Wrong@2024pw"))}
+    assert len(answers) == 1 and next(iter(answers))[0] == 401
+
+
+def test_unknown_locked_and_wrong_password_take_the_same_time(secure_app):
+    """CVE-2025-24023: an unknown user costs a real hash check
+    (AUTH_DB_FAKE_PASSWORD_HASH_CHECK is a hash made like real ones)."""
+    from werkzeug.security import check_password_hash
+
+    fake = secure_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"]
+    assert isinstance(fake, str) and fake.startswith("scrypt:")
+    assert check_password_hash(fake, "anything") is False
+    set_user(secure_app, "c_cl12", locked_until=datetime.now() + timedelta(days=1))
+    client = secure_app.test_client()
+
+    def median(username, password):
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            response = api_login(client, username, password)
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 401
+        return statistics.median(times)
+
+    set_user(secure_app, "c_cl11", fail_login_count=-1000)  # stays below the threshold
+    timings = {"unknown": median("nobody", PASSWORD),
+               "locked": median("c_cl12", PASSWORD),
+               "wrong": median("c_cl11", "Wrong@2024pw")}
+    fastest, slowest = min(timings.values()), max(timings.values())
+    assert slowest / fastest < 1.5, timings
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+def _limited_app(app_factory, **config):
+    return app_factory(RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute", **config)
+
+
+def test_form_login_is_rate_limited(app_factory):
+    app = _limited_app(app_factory)
+    client = app.test_client()
+    codes = [client.post("/login/", data={"username": "x", "password": "y"}).status_code
+             for _ in range(4)]
+    assert codes[:3] != [429] * 3 and codes[3] == 429
+
+
+def test_api_login_is_rate_limited(app_factory):
+    app = _limited_app(app_factory)
+    client = app.test_client()
+    codes = [api_login(client, "nobody").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_limits_count_per_client_address(app_factory):
+    app = _limited_app(app_factory)
+    client = app.test_client()
+    for _ in range(3):
+        client.post("/api/v1/security/login", json={"username": "a"},
+                    environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert client.post("/api/v1/security/login", json={"username": "a"},
+                       environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 429
+    assert client.post("/api/v1/security/login", json={"username": "a"},
+                       environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 400
+
+
+def _redis_available(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def test_limiter_storage_is_memory_by_default_and_redis_when_configured(app_factory):
+    import os
+    import uuid
+
+    app = _limited_app(app_factory)
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    url = os.environ.get("RETIREE_ADMIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not _redis_available(url):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {url} is not reachable (CI=true)")
+        pytest.skip(f"Redis at {url} is not reachable")
+    prefix = f"ra-test-{uuid.uuid4().hex}"
+    app = _limited_app(app_factory, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix)
+    codes = [api_login(app.test_client(), "nobody").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    import redis
+
+    keys = redis.Redis.from_url(url).keys(f"*{prefix}*")
+    assert keys, "the counters are not in Redis"
+    # a second app (another worker) shares the counters
+    other = _limited_app(app_factory, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix)
+    assert api_login(other.test_client(), "nobody").status_code == 429

@@ -448,6 +448,21 @@ def test_A12_enterprise_agreement_hook_refuses_archive_only_where_enabled(events
         == "community_managed"
 
 
+def test_A35_fee_schedule_hook_answers_only_where_enabled(events, demo_app):
+    """``fee_schedule``: the demo plugin's schedule for a retiree in 沧浪区, where it is on;
+    no answer for one in 平江区 (core has no schedule of its own)."""
+    from core.extensions import db
+    from core.registry.models import Retiree
+
+    _, (cl, pj), _ = events
+    plugins = demo_app.extensions["retiree_admin.plugins"]
+    with demo_app.app_context():
+        on, off = db.session.get(Retiree, cl), db.session.get(Retiree, pj)
+        assert plugins.hook_for(on.region_path, db.session).fee_schedule(retiree=on)["total"] \
+            == 500
+        assert plugins.hook_for(off.region_path, db.session).fee_schedule(retiree=off) is None
+
+
 # --- event hooks: called for the retiree's district only ---------------------------------
 
 @pytest.fixture

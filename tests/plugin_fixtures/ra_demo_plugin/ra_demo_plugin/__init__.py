@@ -111,6 +111,14 @@ def enterprise_agreement(enterprise, on):
 
 
 @hookimpl
+def fee_schedule(retiree):
+    """A35 as a district might vary it: 100 yuan a year for 5 years."""
+    from decimal import Decimal
+
+    return {"rate": Decimal("100"), "years": 5, "total": Decimal("500")}
+
+
+@hookimpl
 def validate_retiree(retiree, session):
     if retiree.name == REFUSED_NAME:
         return [RuleViolation("演示插件拒绝登记此姓名", "name")]

@@ -41,7 +41,10 @@ def run_command(host, port, demo):
     except InsecureConfig as exc:
         fail(str(exc))
     click.echo(f"访问地址：http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask ignores app.run() inside its own CLI, so serve with werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 # --- users ---------------------------------------------------------------------------

@@ -505,25 +505,31 @@ def _find_header(rows: Iterator[tuple[int, dict[int, Any]]]) -> tuple[int, dict[
 
 
 class _Xlsx:
-    """The parts of a (checked) xlsx package that reading cell values needs.
+    """The parts of a (checked) xlsx that reading cell values needs, streamed with expat.
 
-    A streaming reader on the standard library's expat parser, for uploads:
+    Measured reading 100,000 rows into import dicts, on 2 cores at load average
+    8–12 (CPU-time rates; wall time was 3–4× lower there):
 
-    ==============================================  ============  ===========
-    reader (100,000 rows × 33 columns, to dicts)     rows/s (CPU)  peak memory
-    ==============================================  ============  ===========
-    openpyxl read-only (before)                      1,400         flat
-    this reader                                      see bench     flat
-    python-calamine 0.9 (Rust)                       24,000        +260 MB
-    python-calamine-plus 0.2 streaming (Rust fork)   ~40,000       flat
-    ==============================================  ============  ===========
+    ==========================================  ===============  ================
+    reader                                      rows/s (CPU)     peak memory
+    ==========================================  ===============  ================
+    openpyxl read-only (before)                 1,400            ~100 B a row
+    this reader                                 10,100 / 14,600  flat (~1 MB)
+    python-calamine 0.9 (Rust)                  24,000           +260 MB
+    python-calamine-plus 0.2 (Rust) streaming   22,000 / 43,000  flat
+    ==========================================  ===============  ================
+
+    (a / b: the 33-column benchmark file / a 29-column import file.)
 
     python-calamine loads the whole sheet into a dense grid first: memory grows
-    with the rows, and a 2 KB file with cells at A1 and XFD1048576 makes it ask
-    for 500 GB and abort the process (calamine issue #693) — not acceptable for
-    uploads. python-calamine-plus streams but is a young one-person fork. This
-    reader keeps one row at a time, refuses DTDs (no entity tricks) and reads
-    only what the import uses: values, shared strings, date formats.
+    with the rows, and a 2 KB upload with cells at A1 and XFD1048576 makes it ask
+    for 550 GB and abort the whole process (calamine issue #693), which no
+    ``try`` can catch: not acceptable for uploads. python-calamine-plus streams
+    and is safe there, but is a young one-person fork. This reader holds one row
+    at a time (as {column: value}, so far-away cells cost nothing), refuses DTDs
+    and reads only what an import uses: values, shared strings, date formats,
+    the 1904 flag. Values are as openpyxl gives them, plus Excel's _xHHHH_
+    escapes decoded.
     """
 
     def __init__(self, fh: IO[bytes]):
@@ -628,7 +634,7 @@ class _Xlsx:
         grab = False
 
         def start(name: str, attrs: dict[str, str]) -> None:
-            nonlocal row_no, col, kind_attr, style, grab, phonetic
+            nonlocal row_no, col, kind_attr, style, grab, phonetic, cells
             kind = kinds.get(name)
             if kind is None:
                 kind = kinds[name] = _TAG_KINDS.get(name.rpartition(":")[2], 0)
@@ -648,7 +654,7 @@ class _Xlsx:
                 ref = attrs.get("r")
                 row_no = int(ref) if ref else row_no + 1
                 col = 0
-                cells.clear()
+                cells = {}
             elif kind == _RPH:
                 phonetic += 1
 
@@ -657,15 +663,22 @@ class _Xlsx:
             kind = kinds.get(name)
             if kind == _C:
                 if text:
-                    value = _cell_value("".join(text), kind_attr, style, strings, dates, epoch)
-                    if value is not None:
-                        cells[col] = value
+                    if kind_attr == "s":  # the usual cases first, without a call
+                        cells[col] = strings[int(text[0] if len(text) == 1 else "".join(text))]
+                    elif kind_attr == "inlineStr":
+                        value = text[0] if len(text) == 1 else "".join(text)
+                        cells[col] = _unescape_excel(value) if "_x" in value else value
+                    else:
+                        value = _cell_value("".join(text), kind_attr, style, strings, dates,
+                                            epoch)
+                        if value is not None:
+                            cells[col] = value
                 col += 1
             elif kind in (_V, _T):
                 grab = False
             elif kind == _ROW:
                 if cells:
-                    done.append((row_no, cells.copy()))
+                    done.append((row_no, cells))
             elif kind == _RPH:
                 phonetic -= 1
 
@@ -875,32 +888,32 @@ def _records(close: Any, rows: Iterator[tuple[int, dict[int, Any]]], header_row:
 class _XlsxStream:
     """A minimal streaming xlsx (SpreadsheetML) writer: the export path of A31/A33.
 
-    Measured on 100,000 registry rows × 33 columns of Chinese data (2 cores,
-    load average 8–12, so CPU-time rates; wall time was 4–5× lower):
+    Measured on 100,000 rows × 33 columns of Chinese registry data, on 2 cores at
+    load average 8–12 (so CPU-time rates; wall time was 3–4× lower there):
 
-    ==========================================  ==============  =========
-    writer (cells already rendered)             rows/s (CPU)    memory
-    ==========================================  ==============  =========
-    openpyxl write-only (before)                2,200 (incl.    flat
-                                                rendering)
-    XlsxWriter ``constant_memory``              4,400–5,100     flat
-    pyexcelerate                                6,100           whole sheet
-    rustpy-xlsxwriter (Rust)                    37,000          flat
-    this writer, rendering included             see below
-    ==========================================  ==============  =========
+    ======================================  =============  ======================
+    writer                                  rows/s (CPU)   memory
+    ======================================  =============  ======================
+    openpyxl write-only (before)            2,200          flat
+    XlsxWriter 3.3 ``constant_memory``      4,400–5,100    flat
+    pyexcelerate 0.13                       6,100          whole sheet in memory
+    rustpy-xlsxwriter 0.8 (Rust)            37,000         flat
+    this writer                             33,000         flat (~1 MB)
+    ======================================  =============  ======================
 
-    XlsxWriter and pyexcelerate are 4× short of 20,000 rows/s. rustpy-xlsxwriter
-    is fast but young (one maintainer) and cannot write the workbook properties
-    that carry the A33 watermark, nor a header row for an empty export, nor two
-    header styles. What a registry export needs is small: inline strings (no
-    per-workbook string table, so memory is flat in the row count), a fixed
-    shared-string table for the choice labels and 是/否, three cell styles
-    (date, text, header) and a frozen header. Each cell is one f-string here,
-    with the escaping done only for the rare values that need it.
+    The first four were given cells already rendered; this one's figure includes
+    rendering (labels, 是/否, neutralising). XlsxWriter and pyexcelerate are 4×
+    short of 20,000 rows/s. rustpy-xlsxwriter is young (one maintainer) and cannot
+    write the document properties that carry the A33 watermark, a header row for
+    an empty export, or per-column header styles. What an export needs is small:
+    inline strings (no workbook-wide string table, so memory is flat in the row
+    count), a fixed shared-string table for the choice labels and 是/否, five cell
+    styles and a frozen header. A cell is one f-string; escaping is done only for
+    the rare values that need it (one regex test decides).
 
-    Sheets are written to an unnamed temporary file first, so the zip member's
-    size is known and ZIP64 headers (which Excel may ask to repair) are used
-    only past 2 GiB of sheet XML, as XlsxWriter does.
+    Sheets go to an unnamed temporary file first, so each zip member's size is
+    known and ZIP64 headers, which Excel and other tools may call corrupt, are
+    used only past 2 GB of sheet XML (as XlsxWriter does). zlib level 1.
     """
 
     def __init__(self, target: Source, shared: Iterable[str] = ()):

@@ -127,10 +127,9 @@ FORCE_HTTPS = False
 FAB_SAFE_REDIRECT_HOSTS = ["retiree-admin.invalid"]
 # Host names the app answers to (Flask); None accepts any. Set it in production.
 TRUSTED_HOSTS = None
-# Uploads: whole request, and what an xlsx may unpack to (zip bombs).
+# Uploads: the largest request body (an xlsx import is checked again against
+# IMPORT_MAX_BYTES, its unpacked size and its compression ratio: core.registry.excel).
 MAX_CONTENT_LENGTH = 60 * 1024 * 1024
-UPLOAD_MAX_UNPACKED_BYTES = 500 * 1024 * 1024
-UPLOAD_MAX_COMPRESSION_RATIO = 100
 # Audit trail: kept at least this many days (the purge refuses fewer than 180). The
 # chain is keyed with AUDIT_KEY (None: derived from SECRET_KEY).
 AUDIT_RETENTION_DAYS = 180

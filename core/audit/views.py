@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
-from flask import send_file
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args
@@ -15,6 +13,7 @@ from flask_appbuilder.urltools import get_filter_args
 from core.audit.models import AuditEntry
 from core.audit.trail import record
 from core.extensions import db
+from core.release.files import send_temporary
 
 LABELS = {"seq": "序号", "at": "时间", "actor": "操作人", "ip": "IP地址", "action": "操作",
           "action_label": "操作", "object_type": "对象类型", "object_id": "对象编号",
@@ -64,9 +63,7 @@ class AuditEntryView(ModelView):
         os.close(fd)
         wb.save(path)
         record("audit.export", object_type="audit_entry", detail={"rows": count})
-        response = send_file(path, as_attachment=True, download_name="audit.xlsx", max_age=0)
-        response.call_on_close(lambda: Path(path).unlink(missing_ok=True))
-        return response
+        return send_temporary(path, "audit.xlsx")
 
 
 def register(appbuilder) -> None:

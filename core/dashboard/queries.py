@@ -215,7 +215,7 @@ def plan_region(p: Plan) -> Render:
     def render() -> ChartData:
         numbers = [p.tally[i] for i in index]
         lists = [list_url(c) for c in cells]
-        links = {label: drill_url(child, p.filters) if child.children else url
+        links = {label: url if child.level == "community" else drill_url(child, p.filters)
                  for child, label, url in zip(children, labels, lists, strict=True)}
         names = list(labels)
         if p.tally[direct_i]:

@@ -28,9 +28,9 @@ def _tempfile(suffix: str = ".xlsx") -> str:
 
 
 def _send_and_remove(path: str, name: str):
-    response = send_file(path, as_attachment=True, download_name=name, max_age=0)
-    response.call_on_close(lambda: Path(path).unlink(missing_ok=True))
-    return response
+    from core.release.files import send_temporary
+
+    return send_temporary(path, name)
 
 
 class RetireeExchangeView(BaseView):

@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import date
-from pathlib import Path
 
-from flask import Response, abort, flash, redirect, request, send_file, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -378,6 +377,7 @@ class RetireeModelView(ScopedModelView):
         from flask_appbuilder.urltools import get_filter_args
 
         from core.registry.exchange import export_retirees
+        from core.release.files import send_temporary
         from core.release.service import open_export, record_release, watermark
 
         get_filter_args(self._filters)
@@ -396,8 +396,7 @@ class RetireeModelView(ScopedModelView):
         count = export_retirees(query, path, watermark=req and watermark(req, actor_name()),
                                 **options)
         record_release(req, count, "Retiree")
-        response = send_file(path, as_attachment=True, download_name="retirees.xlsx", max_age=0)
-        response.call_on_close(lambda: Path(path).unlink(missing_ok=True))
+        response = send_temporary(path, "retirees.xlsx")
         response.headers["X-Row-Count"] = str(count)
         return response
 

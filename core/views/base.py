@@ -152,7 +152,12 @@ class ScopedModelRestApi(ModelRestApi):
         return errors
 
     def _write(self, handler, is_new: bool, *args):
-        payload = request.get_json(silent=True)
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:  # absurdly nested JSON
+            payload = None
+        if request.method in ("POST", "PUT") and not isinstance(payload, dict):
+            return self.response_400(message="请求内容须为JSON对象")
         if isinstance(payload, dict):
             errors = self._check_related_ids(payload)
             if errors:

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from core.scaffold import ROOT, generate, plugins_new_command
+from core.testing import missing
 
 PACKAGE = "ra_scaffold_tmp"
 
@@ -68,7 +69,7 @@ def test_skeleton_has_every_part_and_a_branch_of_its_own(folder):
 def test_skeleton_is_ruff_clean(folder):
     ruff = Path(sys.executable).with_name("ruff")
     if not ruff.exists():
-        pytest.skip("ruff is not installed")
+        missing("ruff is not installed")
     target = generate("probe_notes", folder, "走访记事")
     run = subprocess.run([str(ruff), "check", "--no-cache", "--config",
                           str(ROOT / "pyproject.toml"), str(target)],

@@ -15,6 +15,7 @@ from core.extensions import db
 from core.registry.fields import FORM_FIELDS, SECTIONS
 from core.registry.models import EmploymentAgency, Enterprise, Retiree, RetireeHistory
 from core.scoping import unscoped
+from core.testing import missing
 
 
 def _retiree(app, pk) -> Retiree:
@@ -247,7 +248,7 @@ def test_A13_archive_form_refuses_bad_input_then_hands_over(app, clerk, create):
 def test_F1_print_has_two_copies(app, clerk, client_for, create, enterprise_id, tmp_path):
     exe = shutil.which("pdftotext")
     if exe is None:
-        pytest.skip("pdftotext missing: apt-get install -y poppler-utils")
+        missing("pdftotext missing: apt-get install -y poppler-utils")
     pk = create(1, employer=enterprise_id("320500002"))  # 破产, 承继: 第一纺织厂
     response = clerk.get(f"/retiree/print/{pk}")
     assert response.status_code == 200

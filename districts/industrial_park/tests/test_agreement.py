@@ -6,9 +6,9 @@ import shutil
 import subprocess
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
+from core.testing import missing
 from districts.industrial_park.tests.helpers import PARTY_A, PARTY_B, accept, sign
 from districts.industrial_park.texts import PARTY_A_DUTIES, PARTY_B_DUTIES
 
@@ -161,7 +161,7 @@ def test_P4_new_version_keeps_old(app, new_agreement):
 
 def _pdf_text(pdf: bytes, tmp_path) -> list[str]:
     if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
+        missing("pdftotext (poppler-utils) is not installed")
     path = tmp_path / "park.pdf"
     path.write_bytes(pdf)
     out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from core.testing import missing
+
 TODAY = date.today()
 SIGNED = {"status": "signed", "signed_on": "2025-01-10", "party_a_representative": "王建国",
           "party_a_phone": "0512-65001234", "party_b_representative": "李卫东",
@@ -232,7 +234,7 @@ def test_A12_agreements_are_seen_where_the_enterprise_is_registered(
 
 def _pdf_text(pdf: bytes, tmp_path) -> str:
     if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
+        missing("pdftotext (poppler-utils) is not installed")
     path = tmp_path / "agreement.pdf"
     path.write_bytes(pdf)
     out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,

@@ -32,6 +32,7 @@ AUTH_ROLE_ADMIN = "system_admin"
 # A hash checked when the user is unknown, so that the answer takes as long as for a wrong
 # password (CVE-2025-24023). None: made at start-up with FAB_PASSWORD_HASH_METHOD.
 AUTH_DB_FAKE_PASSWORD_HASH_CHECK = None
+FAB_PASSWORD_HASH_METHOD = "scrypt"
 FAB_SECURITY_MANAGER_CLASS = "core.security.RetireeSecurityManager"
 
 # i18n: Chinese first, English selectable (?_l_=en).

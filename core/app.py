@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
     plugins = configure_plugins(app)
     configure_sessions(app)
     configure_request_scope(app)
+    configure_input_guards(app)
     with app.app_context():
         appbuilder = configure_appbuilder(app)
         register_core_views(appbuilder)
@@ -220,6 +221,45 @@ def register_plugin_views(appbuilder: AppBuilder, plugins: PluginRegistry) -> No
     for name, api in plugins.contributions("apis"):
         instance = appbuilder.add_api(api)
         plugins.own_view(name, instance.class_permission_name)
+
+
+def _has_nul(value) -> bool:
+    """True if a NUL character is in any string of a decoded JSON value (iterative, so
+    deeply nested input cannot exhaust the stack)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def configure_input_guards(app: Flask) -> None:
+    """Bad input answers 400 with a Chinese message and changes nothing: a NUL character
+    anywhere in the query, form or JSON (PostgreSQL refuses it in text), and filter text
+    the database cannot compare with its column (``_flt_0_form_complete=abc``)."""
+    from sqlalchemy.exc import DataError
+
+    @app.before_request
+    def _refuse_nul():
+        try:
+            body = request.get_json(silent=True) if request.is_json else None
+        except RecursionError:  # absurdly nested JSON: the API view answers 400 for it
+            body = None
+        values = [*request.args.values(), *request.form.values(), *request.args.keys()]
+        if any(_has_nul(v) for v in values) or _has_nul(body):
+            return {"message": "请求中含有不允许的控制字符"}, 400
+
+    @app.errorhandler(DataError)
+    def _bad_filter(exc):
+        db.session.rollback()
+        return {"message": "查询条件无效，请检查输入"}, 400
 
 
 def configure_request_scope(app: Flask) -> None:

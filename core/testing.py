@@ -19,6 +19,9 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 PASSWORD = "Test@2024pw"
+# Tests hash passwords cheaply (scrypt costs about 70 ms a check, several per test); the
+# shipped configuration keeps scrypt, and the security tests check that it does.
+TEST_HASH = {"FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 PG_URL = os.environ.get("RETIREE_ADMIN_TEST_DATABASE_URL")
 _counter = itertools.count()
 
@@ -100,7 +103,7 @@ def template_db(tmp_path_factory):
             con.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             con.execute(text(f'CREATE DATABASE "{name}"'))
         tpl_url = url.set(database=name).render_as_string(hide_password=False)
-        app = create_app({"SQLALCHEMY_DATABASE_URI": tpl_url, "TESTING": True})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": tpl_url, "TESTING": True, **TEST_HASH})
         seed(app)
         with app.app_context():
             from core.extensions import db
@@ -112,7 +115,8 @@ def template_db(tmp_path_factory):
         admin.dispose()
     else:
         path = tmp_path_factory.mktemp("tpl") / "template.db"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True,
+                          **TEST_HASH})
         seed(app)
         with app.app_context():
             from core.extensions import db
@@ -149,7 +153,7 @@ def app_factory(database_url, tmp_path):
     def make(**config):
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
                     "INSTANCE_PATH": str(tmp_path / "instance"),
-                    "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False}
+                    "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **TEST_HASH}
         settings.update(config)
         app = create_app(settings)
         built.append(app)

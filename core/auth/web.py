@@ -98,8 +98,15 @@ def init_app(app: Flask) -> None:
         return response
 
 
+MAX_PK = 2**31 - 1  # INTEGER on PostgreSQL
+
+
 def _unknown_action_is_404() -> None:
-    """FAB's ``/action/<name>/<pk>`` answers 500 for a name it does not know."""
+    """FAB answers 500 for ``/action/<name>/<pk>`` with a name it does not know, and for
+    a ``<pk>`` that is no integer the database can hold (found by fuzzing)."""
+    pk = (request.view_args or {}).get("pk")
+    if pk is not None and not (str(pk).isdigit() and int(pk) <= MAX_PK):
+        abort(404)
     if request.endpoint and request.endpoint.endswith(".action"):
         view = getattr(current_app.view_functions.get(request.endpoint), "__self__", None)
         name = (request.view_args or {}).get("name")

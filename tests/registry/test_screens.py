@@ -295,3 +295,34 @@ def test_F3_agency_screens_list_and_add(app, client_for):
     assert "沧浪区就业管理服务所" in _text(admin.get("/employmentagencymodelview/list/"))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(EmploymentAgency)) == 2
+
+
+# --------------------------------------------------------------------------- robustness
+
+def test_garbage_in_list_filters_and_enterprise_text_never_500(app, client_for):
+    """Neither a crafted list URL nor control characters in an enterprise's text may break
+    a page (PostgreSQL refuses NUL in text and compares booleans strictly)."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    admin = client_for("admin")
+    wrong = {}
+    for query in ("_flt_0_form_complete=abc", "_flt_0_name=%00", "_flt_1_name=a%00b",
+                  "_flt_0_birth_date=xyz", "_flt_0_community=abc",
+                  f"_flt_0_personal_no={'9' * 5000}"):
+        status = admin.get(f"/retiree/list/?{query}").status_code
+        if status >= 500:
+            wrong[query] = status
+    status = admin.post("/enterprisemodelview/add", data={
+        "unit_no": "320500088", "name": "苏州\x00电子厂", "status": "active"}).status_code
+    if status >= 500:
+        wrong["enterprise screen: NUL in name"] = status
+    status = admin.post("/api/v1/enterprise/", json={
+        "unit_no": "320500089", "name": "苏州\x00电子厂", "status": "active"}).status_code
+    if status not in (400, 422):
+        wrong["enterprise API: NUL in name"] = status
+    with app.app_context():
+        stored = db.session.scalars(select(Enterprise.name)).all()
+    assert not [name for name in stored if "\x00" in name], stored
+    assert not wrong, (
+        f"{wrong}: FAB's boolean filter compares the column with the URL text, and NUL "
+        "reaches PostgreSQL from list filters and from the enterprise screen and API "
+        "(which have no text check like service._BAD_CHARS)")

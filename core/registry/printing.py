@@ -102,7 +102,9 @@ FONT_PACKAGE_FILE = "NotoSansSC-Regular.otf"
 _FAMILY = "cjk"
 _OPEN = "（“‘《〈【「([{"
 _CLOSE = "，。、；：？！）”’》〉】」…,.;:?!)]}%"
-_TOKEN = re.compile(
+# A unit of line breaking: a Latin word or one character, with the punctuation that may
+# not start a line (closing marks) or end one (opening marks) held to it.
+LINE_TOKEN = re.compile(
     rf"[{re.escape(_OPEN)}]*(?:[A-Za-z0-9][A-Za-z0-9.\-_/@#]*|\s|.)[{re.escape(_CLOSE)}]*"
 )
 _TICK = "✓"
@@ -218,7 +220,7 @@ class _Canvas:
         out: list[str] = []
         for para in text.splitlines() or [""]:
             line, line_w = "", 0.0
-            for tok in _TOKEN.findall(para):
+            for tok in LINE_TOKEN.findall(para):
                 tw = self.pdf.get_string_width(tok)
                 if line and line_w + tw > w:
                     out.append(line.rstrip())

@@ -118,6 +118,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False
 JWT_ACCESS_TOKEN_EXPIRES = 15 * 60  # seconds
 JWT_REFRESH_TOKEN_EXPIRES = 8 * 60 * 60
+# A refused token answers {"message": …} like every other refusal of the API (and as the
+# OpenAPI document says), not flask-jwt-extended's {"msg": …}.
+JWT_ERROR_MESSAGE_KEY = "message"
 # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For / -Proto.
 PROXY_FIX_X_FOR = 0
 PROXY_FIX_X_PROTO = 0

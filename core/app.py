@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, flash, g, redirect, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.menu import Menu
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
     configure_sessions(app)
     configure_request_scope(app)
     configure_input_guards(app)
+    configure_api_errors(app)
     with app.app_context():
         appbuilder = configure_appbuilder(app)
         register_core_views(appbuilder)
@@ -246,6 +247,8 @@ def configure_input_guards(app: Flask) -> None:
     the database cannot compare with its column (``_flt_0_form_complete=abc``)."""
     from sqlalchemy.exc import DataError
 
+    from core.views.filters import InvalidFilter
+
     @app.before_request
     def _refuse_nul():
         try:
@@ -256,10 +259,37 @@ def configure_input_guards(app: Flask) -> None:
         if any(_has_nul(v) for v in values) or _has_nul(body):
             return {"message": "请求中含有不允许的控制字符"}, 400
 
+    def refuse(message: str):
+        """JSON for the API; on a screen, the message flashed over the unfiltered page."""
+        db.session.rollback()
+        if request.path.startswith("/api/") or request.method != "GET":
+            return {"message": message}, 400
+        flash(message, "danger")
+        return redirect(request.path)
+
     @app.errorhandler(DataError)
     def _bad_filter(exc):
-        db.session.rollback()
-        return {"message": "查询条件无效，请检查输入"}, 400
+        return refuse("查询条件无效，请检查输入")
+
+    @app.errorhandler(InvalidFilter)
+    def _invalid_filter(exc: InvalidFilter):
+        return refuse(exc.message)
+
+
+def configure_api_errors(app: Flask) -> None:
+    """Under ``/api/``, an HTTP error raised outside the API views (the 404 of a request
+    guard, a 405, a 429) answers ``{"message": …}`` as JSON, as the OpenAPI document
+    says, rather than Werkzeug's HTML page; its headers (``Allow``…) are kept."""
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def _api_error(exc: HTTPException):
+        if not request.path.startswith("/api/"):
+            return exc
+        response = exc.get_response()
+        response.set_data(json.dumps({"message": exc.name}))
+        response.content_type = "application/json; charset=utf-8"
+        return response
 
 
 def configure_request_scope(app: Flask) -> None:

@@ -24,6 +24,7 @@ from core.registry.fields import (
     CATEGORY,
     ENTERPRISE_STATUS,
     FAMILY_STATUS,
+    FIELDS_BY_NAME,
     GENDER,
     MANAGEMENT_STATE,
     RESIDENCE_TYPE,
@@ -234,6 +235,26 @@ class RetireeHistory(Scoped, Model):
     @classmethod
     def scope_criterion(cls):
         return cls.retiree_id.in_(select(Retiree.id).where(Retiree.region_path.like(SCOPE_PATTERN)))
+
+    def _label(self, value: str | None) -> str:
+        if value is None:
+            return ""
+        spec = FIELDS_BY_NAME.get(self.field)
+        if spec is not None and spec.kind == "bool":
+            return {"True": "是", "False": "否"}.get(value, value)
+        choices = MANAGEMENT_STATE if self.field == "management_state" else \
+            (spec.choices if spec is not None else None) or {}
+        return choices.get(value, value)
+
+    @property
+    def old_label(self) -> str:
+        """A32: the old value as the screens spell it (a code as its label, a box as 是/否)."""
+        return self._label(self.old_value)
+
+    @property
+    def new_label(self) -> str:
+        """A32: the new value as the screens spell it."""
+        return self._label(self.new_value)
 
 
 class RetireeTransfer(ScopedMixin, Model):

@@ -1,21 +1,38 @@
 """Screens and REST APIs of the registry (A30–A32): retirees, enterprises, agencies."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import date
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, get_field_setup_query
+from flask_appbuilder.urltools import (
+    get_filter_args,
+    get_order_args,
+    get_page_args,
+    get_page_size_args,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Optional
 
-from core.errors import RuleViolation, RuleViolations
+from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.regions import Region
 from core.registry import service
@@ -34,6 +51,7 @@ from core.registry.models import (
 from core.registry.validators import normalize_id_card_no
 from core.scoping import unscoped
 from core.views.base import (
+    ScopedInterface,
     ScopedModelRestApi,
     ScopedModelView,
     actor_name,
@@ -128,12 +146,16 @@ def _form_fields() -> dict:
     return fields
 
 
-def _fieldsets(names: list[str]) -> list:
+def _fieldsets(names: list[str], hidden: tuple[str, ...] = ()) -> list:
+    """The paper form's sections. ``hidden`` fields ride in the last one: FAB builds a
+    form from its fieldsets, renders hidden fields once (``form.hidden_tag``) and skips
+    them in the rows."""
     out = []
     for section in SECTIONS:
         cols = [f.name for f in FORM_FIELDS if f.section == section and f.name in names]
         if cols:
             out.append((section, {"fields": cols}))
+    out[-1][1]["fields"] += hidden
     return out
 
 
@@ -165,15 +187,140 @@ FORMATTERS = {f.name: _yes_no if f.kind == "bool" else _label_of(f.choices or {}
                                      "removed_reason")}
 
 
+def _moment(value) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- saving a screen's form: refusals keep the input, edits are version-checked -------
+
+STALE_MESSAGE = "该记录在您打开之后已被他人修改，本次修改未保存：请重新载入该记录后再修改"
+
+
+class StaleVersion(Exception):
+    """Optimistic locking (A32: a change applies to the record as its author saw it):
+    the row changed since the version the user edited."""
+
+
+class VersionedInterface(ScopedInterface):
+    """A write that finds the row's version moved on (``version_id_col``: a concurrent
+    edit committed between the check and the UPDATE) raises ``StaleVersion``."""
+
+    def edit(self, item, commit: bool = True) -> None:
+        try:
+            super().edit(item, commit)
+        except DatabaseException as exc:
+            if isinstance(exc.__cause__, StaleDataError):
+                raise StaleVersion from exc
+            raise
+
+
+class KeepInputOnRefusal:
+    """Add and edit screens: when a rule refuses the save, the form comes back with what
+    was typed and each message under its field, and nothing is written (FAB would flash
+    the message and redirect, losing the input). An edit form's hidden ``version`` is
+    compared with the row's: a stale form is refused (optimistic locking); a form
+    without it (not opened from the edit page) is saved as before."""
+
+    def _add(self):
+        if request.method != "POST":
+            return super()._add()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        self._fill_form_exclude_cols(exclude_cols, form)
+        if form.validate():
+            self.process_form(form, True)
+            if self._save(form, self.datamodel.obj(), True):
+                return None
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        if request.method != "POST":
+            return super()._edit(pk)
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        form = self.edit_form.refresh(request.form)
+        self._fill_form_exclude_cols(exclude_cols, form)
+        form._id = self.datamodel.get_pk_value(item)
+        if form.validate():
+            self.process_form(form, False)
+            if self._save(form, item, False):
+                return None
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item, filters={}, orders=get_order_args(), pages=get_page_args(),
+            page_sizes=get_page_size_args(), widgets=widgets)
+
+    def _save(self, form, item, is_new: bool) -> bool:
+        version = None if is_new else form._fields.get("version")
+        try:
+            if version is not None and version.data and version.data != str(item.version):
+                raise StaleVersion
+            for name, field in form._fields.items():
+                if field is not version:
+                    field.populate_obj(item, name)
+            self.prepare_item(item, is_new)
+            (self.datamodel.add if is_new else self.datamodel.edit)(item)
+        except (RuleViolations, RuleViolation, ScopeViolation) as exc:
+            db.session.rollback()
+            self._show_refusal(form, exc)
+            return False
+        except StaleVersion:
+            db.session.rollback()
+            flash(STALE_MESSAGE, "danger")
+            return False
+        except (DatabaseException, SQLAlchemyError):
+            db.session.rollback()
+            flash("未保存：数据库拒绝了这次写入，请核对填写的内容后重试", "danger")
+            return False
+        (self.post_add if is_new else self.post_update)(item)
+        flash(self.add_row_message if is_new else self.edit_row_message, "success")
+        return True
+
+    @staticmethod
+    def _show_refusal(form, exc: Exception) -> None:
+        violations = exc.violations if isinstance(exc, RuleViolations) else [exc]
+        marked = []
+        for violation in violations:
+            field = form._fields.get(getattr(violation, "field", None) or "")
+            if field is None:
+                flash(f"未保存：{violation.message}", "danger")
+            else:
+                field.errors = [*field.errors, violation.message]
+                marked.append(str(field.label.text))
+        if marked:
+            flash(f"未保存：请按“{'”“'.join(dict.fromkeys(marked))}”栏下的提示修改", "danger")
+
+
+# --- screens ---------------------------------------------------------------------------
+
+HISTORY_ACTIONS = {"create": "登记", "update": "修改", "import": "Excel导入",
+                   "archive": "档案移交接收", "move": "迁移", "death": "死亡申报",
+                   "remove": "注销"}
+# History rows name a reference by its foreign key (service.TRACKED).
+HISTORY_FIELDS = RETIREE_LABELS | {"employer_id": RETIREE_LABELS["employer"],
+                                   "custodian_agency_id": RETIREE_LABELS["custodian_agency"],
+                                   "community_id": RETIREE_LABELS["community"]}
+
+
 class RetireeHistoryView(ScopedModelView):
-    """A32: the history tab of a retiree."""
+    """A32: the history tab of a retiree, in Chinese: the field's label, the business
+    done, coded values as their labels."""
 
     datamodel = interface(RetireeHistory)
+    list_title = "修改记录"
+    show_title = "修改记录详情"
     base_permissions = ["can_list", "can_show"]
-    list_columns = ["at", "actor", "action", "field", "old_value", "new_value", "reason"]
+    list_columns = ["at", "actor", "action", "field", "old_label", "new_label", "reason"]
+    show_columns = ["retiree", *list_columns]
     label_columns = {"at": "时间", "actor": "操作人", "action": "业务", "field": "字段",
-                     "old_value": "原值", "new_value": "新值", "reason": "原因",
+                     "old_label": "原值", "new_label": "新值", "reason": "原因",
                      "retiree": "退休人员"}
+    formatters_columns = {"at": _moment, "action": _label_of(HISTORY_ACTIONS),
+                          "field": _label_of(HISTORY_FIELDS), "reason": _label_of({})}
     base_order = ("id", "desc")
 
 
@@ -181,10 +328,14 @@ class RetireeTransferView(ScopedModelView):
     """A32: moves between communities, seen from both sides."""
 
     datamodel = interface(RetireeTransfer)
+    list_title = "迁移记录"
+    show_title = "迁移记录详情"
     base_permissions = ["can_list", "can_show"]
     list_columns = ["retiree", "from_community", "to_community", "moved_on", "reason", "actor"]
     label_columns = {"retiree": "退休人员", "from_community": "迁出社区", "to_community": "迁入社区",
                      "moved_on": "迁移日期", "reason": "原因", "actor": "经办人", "at": "登记时间"}
+    show_columns = [*list_columns, "at"]
+    formatters_columns = {"at": _moment, "reason": _label_of({})}
     base_order = ("id", "desc")
 
 
@@ -211,10 +362,10 @@ class ArchiveForm(FlaskForm):
     accepted_on = DateField("档案接收日期", validators=[DataRequired(message="请填写接收日期")])
 
 
-class RetireeModelView(ScopedModelView):
+class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     """The registry screens (A30–A32, F1–F9). No delete: removal is recorded."""
 
-    datamodel = interface(Retiree)
+    datamodel = VersionedInterface(Retiree, db.session)
     route_base = "/retiree"
     list_title = "退休人员名册"
     show_title = "退休人员基本信息"
@@ -238,11 +389,11 @@ class RetireeModelView(ScopedModelView):
     }
     label_columns = RETIREE_LABELS
     add_columns = FORM_COLUMNS
-    edit_columns = FORM_COLUMNS
+    edit_columns = [*FORM_COLUMNS, "version"]
     add_fieldsets = _fieldsets(FORM_COLUMNS)
-    edit_fieldsets = _fieldsets(FORM_COLUMNS)
+    edit_fieldsets = _fieldsets(FORM_COLUMNS, hidden=("version",))
     add_form_extra_fields = _form_fields()
-    edit_form_extra_fields = _form_fields()
+    edit_form_extra_fields = _form_fields() | {"version": HiddenField()}
     description_columns = {f.name: f.help for f in FORM_FIELDS if f.help}
     add_form_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
@@ -374,8 +525,6 @@ class RetireeModelView(ScopedModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        from flask_appbuilder.urltools import get_filter_args
-
         from core.registry.exchange import export_retirees
         from core.release.files import send_temporary
         from core.release.service import open_export, record_release, watermark
@@ -401,11 +550,21 @@ class RetireeModelView(ScopedModelView):
         return response
 
 
-class EnterpriseModelView(ScopedModelView):
+ENTERPRISE_LABELS = {
+    "unit_no": "单位编号", "name": "单位名称", "industry_authority": "行业主管部门",
+    "status": "单位状态", "status_label": "单位状态", "successor": "承继单位",
+    "district": "注册所在区", "gongtou_group": "属市工投公司系统或创元集团（A21）",
+    "address": "地址", "contact_person": "联系人", "phone": "电话"}
+
+
+class EnterpriseModelView(KeepInputOnRefusal, ScopedModelView):
     """F3, A12: insured employers with status and the chain of successors."""
 
     datamodel = interface(Enterprise)
     list_title = "参保单位"
+    add_title = "登记参保单位"
+    edit_title = "修改参保单位"
+    show_title = "参保单位详情"
     list_columns = ["unit_no", "name", "industry_authority", "status_label", "successor"]
     search_columns = ["unit_no", "name", "industry_authority", "status"]
     add_columns = ["unit_no", "name", "district", "industry_authority", "status", "successor",
@@ -414,10 +573,7 @@ class EnterpriseModelView(ScopedModelView):
     add_form_query_rel_fields = {"district": [["level", FilterEqual, "district"]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
     base_order = ("unit_no", "asc")
-    label_columns = {"unit_no": "单位编号", "name": "单位名称", "industry_authority": "行业主管部门",
-                     "status": "单位状态", "status_label": "单位状态", "successor": "承继单位", "district": "注册所在区",
-                     "gongtou_group": "属市工投公司系统或创元集团（A21）", "address": "地址",
-                     "contact_person": "联系人", "phone": "电话"}
+    label_columns = dict(ENTERPRISE_LABELS)
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
 
     def __init__(self, *args, **kwargs):
@@ -440,11 +596,14 @@ class EnterpriseModelView(ScopedModelView):
                 "正常经营的单位不填承继单位；单位关闭、破产、改制后再填写（F3）", "successor", "F3")])
 
 
-class EmploymentAgencyModelView(ScopedModelView):
+class EmploymentAgencyModelView(KeepInputOnRefusal, ScopedModelView):
     """F3, A27: employment agencies keeping the archives of 自谋职业 and 协保 retirees."""
 
     datamodel = interface(EmploymentAgency)
     list_title = "就业管理机构"
+    add_title = "登记就业管理机构"
+    edit_title = "修改就业管理机构"
+    show_title = "就业管理机构详情"
     list_columns = ["code", "name", "address", "phone"]
     add_columns = ["code", "name", "address", "phone"]
     edit_columns = add_columns
@@ -464,11 +623,25 @@ API_COLUMNS = ["personal_no", "id_card_no", "name", "gender", "birth_date", "ret
                "retiree_signed_name", "retiree_signed_date"]
 
 
+# marshmallow's refusals in Chinese, {label} being the field's label: by error key, else
+# by the field's kind (the first class it is an instance of: Date before DateTime).
 class RetireeApi(ScopedModelRestApi):
-    """``/api/v1/retiree/``: the registry over REST. Invalid input → 422 per field."""
+    """``/api/v1/retiree/``: the registry over REST. Invalid input → 422 per field, in
+    Chinese (F4: the personal number's own message).
+
+    Optimistic locking: a PUT carrying the ``version`` read with GET is refused with 409
+    when the row has changed since, and nothing is written. A PUT without ``version`` is
+    applied to the current row: this PUT changes only the fields sent (FAB merges the
+    rest in), so a client setting one field need not read the row first, and, as with
+    HTTP's optional If-Match, making the update conditional is the client's choice; a
+    client saving what it read and edited sends the version."""
 
     resource_name = "retiree"
-    datamodel = interface(Retiree)
+    datamodel = VersionedInterface(Retiree, db.session)
+    list_title = RetireeModelView.list_title
+    show_title = RetireeModelView.show_title
+    add_title = RetireeModelView.add_title
+    edit_title = RetireeModelView.edit_title
     allow_browser_login = True
     include_route_methods = {"get", "get_list", "post", "put", "info"}
     list_columns = ["id", "personal_no", "id_card_masked", "name", "gender", "birth_date",
@@ -478,17 +651,55 @@ class RetireeApi(ScopedModelRestApi):
                     "id_card_masked", "phone_masked", "management_state", "form_complete",
                     "version"]
     add_columns = API_COLUMNS
-    edit_columns = API_COLUMNS
+    edit_columns = [*API_COLUMNS, "version"]
+    rule_checked_columns = ("personal_no", "id_card_no", "phone")
     search_columns = ["name", "personal_no", "category", "management_state", "form_complete",
                       "community", "residence_type", "family_status"]
     order_columns = ["id", "name", "personal_no"]
     base_order = ("id", "desc")
-    label_columns = RETIREE_LABELS
+    label_columns = RETIREE_LABELS | {"id": "编号", "community.id": "所在社区编号",
+                                      "community.name": "所在社区名称"}
     add_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
     edit_query_rel_fields = add_query_rel_fields
 
     def prepare_item(self, item, is_new: bool) -> None:
         service.prepare(db.session, item, actor_name())
+
+    def _merge_update_item(self, model_item, data: dict) -> dict:
+        """Compare the ``version`` sent with the row's, then load the row's own: the
+        version only ever moves by SQLAlchemy's count (``version_id_col``)."""
+        if "version" in data:
+            sent = data["version"]
+            if isinstance(sent, bool) or not isinstance(sent, int):
+                raise RuleViolation("版本号须为整数：请填写读取该记录时得到的version", "version")
+            if sent != model_item.version:
+                raise StaleVersion
+        return super()._merge_update_item(model_item, data) | {"version": model_item.version}
+
+    def post_headless(self):
+        response = super().post_headless()
+        if response.status_code == 201:
+            self._answer_as_shown(response, response.get_json()["id"])
+        return response
+
+    def put_headless(self, pk):
+        try:
+            response = super().put_headless(pk)
+        except StaleVersion:
+            db.session.rollback()
+            return self.response(409, message=STALE_MESSAGE)
+        if response.status_code == 200:
+            self._answer_as_shown(response, pk)
+        return response
+
+    def _answer_as_shown(self, response, pk) -> None:
+        """PIPL: a write answers the record as GET shows it (ID number and phone masked,
+        health fields only for the roles that need them), not the full values sent."""
+        data = {"result": self.show_model_schema.dump(self.datamodel.get(pk))}
+        self.pre_get(data)
+        body = response.get_json()
+        body["result"] = data["result"]
+        response.set_data(json.dumps(body, ensure_ascii=False))
 
     def pre_get(self, data: dict) -> None:
         """PIPL: health fields only for the roles that need them."""
@@ -502,6 +713,12 @@ class RetireeApi(ScopedModelRestApi):
 class EnterpriseApi(ScopedModelRestApi):
     resource_name = "enterprise"
     datamodel = interface(Enterprise)
+    list_title = EnterpriseModelView.list_title
+    show_title = EnterpriseModelView.show_title
+    add_title = EnterpriseModelView.add_title
+    edit_title = EnterpriseModelView.edit_title
+    label_columns = ENTERPRISE_LABELS | {"id": "编号", "successor.id": "承继单位编号",
+                                         "district.id": "注册所在区编号"}
     allow_browser_login = True
     include_route_methods = {"get", "get_list", "post", "put", "info"}
     list_columns = ["id", "unit_no", "name", "industry_authority", "status", "successor.id"]

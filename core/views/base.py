@@ -13,15 +13,28 @@ import re
 
 from flask import abort, flash, g, redirect, request
 from flask_appbuilder import ModelView, expose
-from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import select
+from sqlalchemy import UniqueConstraint, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipProperty
 
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
+from core.scoping import unscoped
+from core.views.filters import CheckedFilterConverter, CheckedFilters
+from core.views.messages import ChineseSchemaMessages
+from core.views.openapi import DocumentedModelRestApi
 
 MAX_ID = 2**31 - 1  # the largest value of an Integer primary key on PostgreSQL
+
+
+FAB_400_MESSAGES = (
+    ("Not a valid rison schema", "查询参数q的结构不符合要求"),
+    ("Not a valid rison", "查询参数q无法解析，须为rison或JSON"),
+    ("Request is not JSON", "请求内容须为JSON"),
+)
 
 
 def actor_name() -> str:
@@ -30,14 +43,58 @@ def actor_name() -> str:
 
 
 class ScopedInterface(SQLAInterface):
-    """SQLAInterface that rolls back and re-raises the platform's own refusals."""
+    """SQLAInterface that rolls back and re-raises the platform's own refusals, with
+    filters whose values are checked before they reach SQL."""
+
+    filter_converter_class = CheckedFilterConverter
+
+    def get_filters(self, search_columns=None, search_filters=None) -> CheckedFilters:
+        return CheckedFilters(self.filter_converter_class, self,
+                              search_columns=search_columns or [],
+                              search_filters=search_filters)
 
     def _guard(self, fn, item):
+        unique = self._unique_values(item)
         try:
             fn(item)
         except (RuleViolations, RuleViolation, ScopeViolation):
             self.session.rollback()
             raise
+        except (IntegrityError, DatabaseException) as exc:
+            cause = exc if isinstance(exc, IntegrityError) else exc.__cause__
+            if not isinstance(cause, IntegrityError):
+                raise
+            self.session.rollback()
+            raise self._duplicates(unique, item) from exc
+
+    def _unique_values(self, item) -> dict:
+        """{attribute: value} of the single-column unique keys, read before the write
+        (a failed edit expires the item)."""
+        mapper = sa_inspect(self.obj)
+        table = mapper.local_table
+        columns = {c for c in table.columns if c.unique}
+        columns |= {next(iter(i.columns)) for i in table.indexes
+                    if i.unique and len(i.columns) == 1}
+        columns |= {next(iter(c.columns)) for c in table.constraints
+                    if isinstance(c, UniqueConstraint) and len(c.columns) == 1}
+        keys = [mapper.get_property_by_column(c).key for c in columns]
+        return {key: getattr(item, key, None) for key in keys}
+
+    def _duplicates(self, unique: dict, item) -> RuleViolations:
+        """The database refused the write (a unique key raced past the checks, or a
+        constraint no rule covers): name the fields whose value another row holds."""
+        pk = sa_inspect(item).identity
+        found = []
+        with unscoped():
+            for key, value in unique.items():
+                if value is None:
+                    continue
+                query = select(self.obj).where(getattr(self.obj, key) == value)
+                if pk:
+                    query = query.where(sa_inspect(self.obj).primary_key[0] != pk[0])
+                if self.session.execute(query.limit(1)).first():
+                    found.append(RuleViolation(f"“{value}”已被其他记录使用，不能重复", key))
+        return RuleViolations(found or [RuleViolation("数据与已有记录冲突，未保存，请检查后重试")])
 
     def add(self, item, commit: bool = True) -> None:
         self._guard(lambda i: super(ScopedInterface, self).add(i, commit), item)
@@ -83,6 +140,14 @@ class ScopedModelView(ModelView):
     def prepare_item(self, item, is_new: bool) -> None:
         """Validate and normalise before a write; raise RuleViolations to refuse."""
 
+    def response_400(self, message: str | None = None):
+        """FAB's own 400s (the ``q`` argument, column names) in Chinese; the English
+        detail stays after the Chinese lead for the developer reading it."""
+        if isinstance(message, str) and message.isascii():
+            message = next((text for prefix, text in FAB_400_MESSAGES if
+                            message.startswith(prefix)), "请求参数无效") + f"（{message}）"
+        return super().response_400(message=message)
+
     def pre_add(self, item) -> None:
         self._prepare(item, True)
 
@@ -123,11 +188,20 @@ class ScopedModelView(ModelView):
             return redirect(request.referrer or self.route_base + "/list/")
 
 
-class ScopedModelRestApi(ModelRestApi):
-    """ModelRestApi with scope-checked related ids and Chinese 422/403 answers."""
+class ScopedModelRestApi(ChineseSchemaMessages, DocumentedModelRestApi):
+    """ModelRestApi with scope-checked related ids and Chinese 422/403 answers, and an
+    OpenAPI document that matches them (core.views.openapi)."""
 
     def prepare_item(self, item, is_new: bool) -> None:
         """Validate and normalise before a write; raise RuleViolations to refuse."""
+
+    def response_400(self, message: str | None = None):
+        """FAB's own 400s (the ``q`` argument, column names) in Chinese; the English
+        detail stays after the Chinese lead for the developer reading it."""
+        if isinstance(message, str) and message.isascii():
+            message = next((text for prefix, text in FAB_400_MESSAGES if
+                            message.startswith(prefix)), "请求参数无效") + f"（{message}）"
+        return super().response_400(message=message)
 
     def _check_related_ids(self, payload: dict) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}

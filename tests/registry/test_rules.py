@@ -103,19 +103,60 @@ def test_F4_personal_no_left_padded_via_api(app, admin, retiree_payload):
     assert _retiree(app, response.json["id"]).personal_no == "00000042"
 
 
-@pytest.mark.xfail(reason="known bug: for 9+ digits the REST schema's String(8) length check answers first, in English ('Longer than maximum length 8.'), before the Chinese F4 message; the screens and the import give the Chinese one")
-def test_F4_personal_no_rejected_with_clear_message(app, admin, retiree_payload):
+F4_REFUSALS = (("12a45", "只能由数字0–9组成"), ("123456789", "最多8位数字"),
+               ("1" * 40, "最多8位数字"), ("１２３４５", "全角"), ("", "不能为空"),
+               ("00000000", "不能全为0"))
+
+
+def test_F4_personal_no_rejected_with_clear_message(app, admin, create, retiree_payload):
+    """The 9+ digit case too: the API schema's String(8) length check must not answer
+    first (in English) — the service's F4 message does, on POST and on PUT."""
+    pk = create(1)
+    before, row = _counts(app), _retiree(app, pk)
+    problems = [_problem(admin.post(API, json=retiree_payload(2, personal_no=value)),
+                         "personal_no", fragment) for value, fragment in F4_REFUSALS]
+    problems += [_problem(admin.put(f"{API}{pk}", json={"personal_no": value}),
+                          "personal_no", fragment) for value, fragment in F4_REFUSALS]
+    assert problems == [None] * 2 * len(F4_REFUSALS), problems
+    assert _counts(app) == before
+    assert _retiree(app, pk).personal_no == row.personal_no
+
+
+ENGLISH = re.compile(r"[A-Za-z]{3,}")
+LATIN_OK = re.compile(r"YYYY-MM-DD|true|false")  # a date's format, JSON's booleans
+
+
+def _english(message) -> list[str]:
+    """The texts of a 422's message that contain an English word."""
+    texts = [message] if isinstance(message, str) else \
+        [t for v in message.values() for t in (v if isinstance(v, list) else [str(v)])]
+    return [t for t in texts if ENGLISH.search(LATIN_OK.sub("", t))]
+
+
+def test_schema_refusals_answer_in_chinese_naming_the_field(app, admin, create,
+                                                            retiree_payload):
+    """Missing, null, too long, wrong type, unknown field: marshmallow's own checks
+    answer in Chinese with the field's label, on POST and on PUT."""
+    pk = create(1)
     before = _counts(app)
-    problems = [_problem(admin.post(API, json=retiree_payload(1, personal_no=value)),
-                         "personal_no", fragment)
-                for value, fragment in (("12a45", "只能由数字0–9组成"),
-                                        ("123456789", "最多8位数字"),
-                                        ("１２３４５", "全角"),
-                                        ("", "不能为空"),
-                                        ("00000000", "不能全为0"))]
-    # The 9-digit case answers marshmallow's English Length message: the API schema's
-    # String(8) check runs before the service's F4 message.
-    assert problems == [None] * 5, problems
+    payload = retiree_payload(2)
+    del payload["name"], payload["birth_date"]
+    response = admin.post(API, json=dict(payload, gender=None, hukou_address="苏" * 201,
+                                         health_notes=12, party_cadre="maybe",
+                                         retirement_date="2010-13-40", nickname="小张"))
+    assert response.status_code == 422, response.json
+    message = response.json["message"]
+    assert message == {
+        "name": ["请填写姓名"], "birth_date": ["请填写出生日期"], "gender": ["性别不能为空"],
+        "hukou_address": ["户口所在地最多200个字符"], "health_notes": ["健康状况须为文本"],
+        "party_cadre": ["区以上党委管理干部只能填true或false"],
+        "retirement_date": ["退休日期须为日期，格式为YYYY-MM-DD"],
+        "nickname": ["没有这个字段，请核对字段名"]}, message
+    for body in ({"name": "张" * 51}, {"name": None}, {"residence_address": ["a"]},
+                 {"employer_handler_date": "yesterday"}, {"disabled": "x"}, {"id": 3}):
+        response = admin.put(f"{API}{pk}", json=body)
+        assert response.status_code == 422, (body, response.json)
+        assert not _english(response.json["message"]), (body, response.json)
     assert _counts(app) == before
 
 
@@ -263,10 +304,13 @@ def test_garbage_in_an_edit_is_refused_and_the_record_unchanged(app, admin, crea
     pk = create(1)
     before, counts = _retiree(app, pk), _counts(app)
     for payload in ({"name": "a\x00b"}, {"birth_date": "1950-02-30"}, {"community": "abc"},
-                    {"personal_no": "x"}, {"family_status": "rich"}, {"version": 99},
+                    {"personal_no": "x"}, {"family_status": "rich"}, {"version": "1"},
+                    {"version": True}, {"version": None}, {"version": 1.5},
                     {"id": 999}, {"management_state": "deceased"}, {"name": ["张三"]}):
         response = admin.put(f"{API}{pk}", json=payload)
         assert response.status_code in (400, 422), (payload, response.status_code)
+    # A version the row never had is stale: 409, nothing changed.
+    assert admin.put(f"{API}{pk}", json={"name": "王五", "version": 99}).status_code == 409
     after = _retiree(app, pk)
     assert (after.name, after.version, after.management_state) == \
         (before.name, before.version, before.management_state)
@@ -293,23 +337,62 @@ def test_version_column_refuses_a_write_from_a_stale_session(app, create):
     assert _retiree(app, pk).name == "王五"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RetireeApi ignores optimistic locking: PUT loads the row fresh and its edit schema "
-    "refuses 'version' (422 'Unknown field'), so a client cannot say which version it "
-    "edited and the second of two edits from the same stale version silently wins. "
-    "Core change needed in RetireeApi (core/registry/views.py): accept 'version' in PUT, "
-    "compare it with the loaded row's version and answer 409 (or 422 on 'version') "
-    "when it differs; the edit screen needs the same through a hidden version field."))
 def test_stale_version_edit_refused_via_api(app, admin, client_for, create):
+    """Two clients read version 1 and edit it: the second PUT answers 409 with a Chinese
+    message and changes nothing (no history row either); re-read, it succeeds."""
     pk = create(1)
     a, b = admin, client_for("city")
     version = a.get(f"{API}{pk}").json["result"]["version"]
     assert b.get(f"{API}{pk}").json["result"]["version"] == version
     first = a.put(f"{API}{pk}", json={"name": "王五", "version": version})
     assert first.status_code == 200, first.json
+    assert first.json["result"]["version"] == version + 1
+    counts = _counts(app)
     second = b.put(f"{API}{pk}", json={"name": "赵六", "version": version})
-    assert second.status_code in (409, 422), second.json
-    assert _retiree(app, pk).name == "王五"
+    assert second.status_code == 409, second.json
+    assert "已被他人修改" in second.json["message"] and "重新载入" in second.json["message"]
+    row = _retiree(app, pk)
+    assert (row.name, row.version) == ("王五", version + 1)
+    assert _counts(app) == counts
+    fresh = b.get(f"{API}{pk}").json["result"]["version"]
+    response = b.put(f"{API}{pk}", json={"name": "赵六", "version": fresh})
+    assert response.status_code == 200, response.json
+    assert _retiree(app, pk).name == "赵六"
+
+
+def test_put_without_version_is_applied_to_the_current_row(app, admin, create):
+    """The documented choice: ``version`` is optional; without it PUT changes the fields
+    sent on the row as it is now (and still counts the version up)."""
+    pk = create(1)
+    assert admin.put(f"{API}{pk}", json={"name": "王五"}).status_code == 200
+    response = admin.put(f"{API}{pk}", json={"phone": "13900001111"})
+    assert response.status_code == 200, response.json
+    row = _retiree(app, pk)
+    assert (row.name, row.phone, row.version) == ("王五", "13900001111", 3)
+
+
+def test_edit_committed_between_the_version_check_and_the_write_is_409(
+        app, admin, create, monkeypatch):
+    """The version sent matches when checked, but another edit commits before the
+    UPDATE: SQLAlchemy's version_id_col finds no row at that version; the answer is
+    409 too, not a 422 with a database error, and the other edit stands."""
+    pk = create(1)
+    prepare = service.prepare
+
+    def concurrent_edit_then_prepare(session, r, *args, **kwargs):
+        with Session(db.engine) as other:
+            other.get(Retiree, pk).name = "王五"
+            other.commit()
+        return prepare(session, r, *args, **kwargs)
+
+    monkeypatch.setattr(service, "prepare", concurrent_edit_then_prepare)
+    counts = _counts(app)
+    response = admin.put(f"{API}{pk}", json={"name": "赵六", "version": 1})
+    assert response.status_code == 409, response.json
+    assert "已被他人修改" in response.json["message"]
+    row = _retiree(app, pk)
+    assert (row.name, row.version) == ("王五", 2)
+    assert _counts(app) == counts
 
 
 # --------------------------------------------------------------------------- no hard delete

@@ -53,6 +53,25 @@ def test_api_list_and_get_show_masked_values(secure_app, login_as, person):
         assert payload["id_card_no"] not in body and payload["phone"] not in body
 
 
+def test_api_writes_answer_masked_values(app, client_for, retiree_payload):
+    """POST and PUT answer the record as GET shows it, never the full ID number and phone
+    that were sent."""
+    admin = client_for("admin")
+    payload = retiree_payload(1)
+    created = admin.post("/api/v1/retiree/", json=payload)
+    assert created.status_code == 201, created.json
+    masked_id, masked_phone = _masks(payload)
+    changed = admin.put(f"/api/v1/retiree/{created.json['id']}",
+                        json={"phone": "13812345678", "name": "张三丰"})
+    assert changed.status_code == 200, changed.json
+    for answer in (created, changed):
+        text = answer.get_data(as_text=True)
+        assert payload["id_card_no"] not in text and payload["phone"] not in text
+        assert answer.json["result"]["id_card_masked"] == masked_id
+        assert answer.json["result"]["phone_masked"] == masked_phone
+    assert changed.json["result"]["name"] == "张三丰"
+
+
 def test_export_masks_id_and_phone(secure_app, login_as, person):
     rid, payload = person
     values = _xlsx_values(login_as("c_cl11").get("/retiree/export/").data)

@@ -23,6 +23,17 @@ def emit(session: Session, hook: str, path: str | None, **kwargs) -> None:
     session.info.setdefault(_KEY, []).append((getattr(relay, hook), kwargs))
 
 
+def queued(session: Session) -> int:
+    """How many events wait for the commit: a mark for ``drop_queued``."""
+    return len(session.info.get(_KEY, ()))
+
+
+def drop_queued(session: Session, mark: int) -> None:
+    """Forget the events queued after ``mark``: the changes they announce were undone
+    (a savepoint rolled back) and must not reach the plugins."""
+    del session.info.get(_KEY, [])[mark:]
+
+
 @event.listens_for(Session, "after_commit")
 def _fire(session: Session) -> None:
     pending = session.info.pop(_KEY, [])

@@ -87,7 +87,9 @@ def fee_schedule(retiree):
 @hookspec
 def validate_retiree(retiree, session):
     """Called before a retiree is saved (form, API, import). Return a list of
-    ``core.errors.RuleViolation`` (empty or None when the record is fine)."""
+    ``core.errors.RuleViolation`` (empty or None when the record is fine). An import
+    calls it for every row but writes a chunk of rows together after their checks: a
+    query made here does not see the chunk's earlier rows."""
 
 
 # --- events (after something happened; return value ignored) --------------------------

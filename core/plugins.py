@@ -9,9 +9,11 @@ on anywhere below. Every switch is recorded in ``PluginChange``.
 """
 from __future__ import annotations
 
+import contextvars
 import importlib
 import importlib.metadata
 import pkgutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -26,6 +28,9 @@ from core import hookspecs
 from core.errors import RuleViolation
 
 hookimpl = pluggy.HookimplMarker("retiree_admin")
+# Settings read once for a block of batch work (``PluginRegistry.settings_read_once``).
+_batch_settings: contextvars.ContextVar = contextvars.ContextVar("ra_plugin_settings",
+                                                                 default=None)
 
 
 @dataclass(frozen=True)
@@ -157,9 +162,19 @@ class PluginRegistry:
 
     # --- state ----------------------------------------------------------------------
     def _settings(self, session) -> dict[tuple[str, str], bool]:
-        """{(plugin, region_path): enabled}, read once per request."""
+        """{(plugin, region_path): enabled}, read once per request (or per
+        ``settings_read_once`` block)."""
         if has_request_context() and "plugin_settings" in g:
             return g.plugin_settings
+        settings = _batch_settings.get()
+        if settings is not None:
+            return settings
+        settings = self._read_settings(session)
+        if has_request_context():
+            g.plugin_settings = settings
+        return settings
+
+    def _read_settings(self, session) -> dict[tuple[str, str], bool]:
         from core.regions import Region
         from core.scoping import unscoped
 
@@ -168,10 +183,18 @@ class PluginRegistry:
                 select(PluginSetting.plugin, Region.region_path, PluginSetting.enabled)
                 .join(Region, Region.id == PluginSetting.region_id)
             ).all()
-        settings = {(p, path): enabled for p, path, enabled in rows}
-        if has_request_context():
-            g.plugin_settings = settings
-        return settings
+        return {(p, path): enabled for p, path, enabled in rows}
+
+    @contextmanager
+    def settings_read_once(self, session):
+        """Batch work outside a request (a chunk of an import) reads the settings once
+        for the block, as a request does, instead of at every hook call; a switch made
+        meanwhile applies from the next block."""
+        token = _batch_settings.set(self._read_settings(session))
+        try:
+            yield
+        finally:
+            _batch_settings.reset(token)
 
     def enabled_for_path(self, plugin: str, path: str, session) -> bool:
         """Nearest setting on the region or an ancestor wins; none means off."""

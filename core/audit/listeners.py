@@ -56,10 +56,11 @@ def _audited(obj) -> bool:
 def _diff(obj, is_new: bool) -> dict:
     state = inspect(obj)
     changes: dict = {}
+    unmodified = state.unmodified  # no change to read: skipped (imports write thousands)
     for attr in state.mapper.column_attrs:
-        hist = state.attrs[attr.key].history
-        if attr.key in BOOKKEEPING:
+        if attr.key in BOOKKEEPING or attr.key in unmodified:
             continue
+        hist = state.attrs[attr.key].history
         if is_new:
             value = hist.added[0] if hist.added else None
             if value is not None:

@@ -8,10 +8,11 @@ A5/A13 (management state), A32 (history), A40 (out of scope), ID-number checks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, or_, select
 
 from core.errors import RuleViolation, RuleViolations
 from core.events import emit
@@ -182,23 +183,72 @@ def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[Rul
     return errors
 
 
-def _uniqueness(session, r: Retiree, invalid: set) -> list[RuleViolation]:
+UNIQUE = (("personal_no", "个人编号"), ("id_card_no", "身份证号"))
+
+
+class TakenNumbers:
+    """F4: the personal and ID numbers of a batch of records (an import chunk) looked up
+    city-wide in one query, so that ``prepare`` checks uniqueness here instead of
+    querying for each record. ``claim`` marks a record's numbers as taken by it when
+    it is accepted: a later record of the batch cannot take them, and numbers it gave
+    up are free again. A number not looked up is answered by the database as usual."""
+
+    def __init__(self, session, personal_nos: Iterable[str], id_card_nos: Iterable[str]):
+        self.looked_up = {"personal_no": set(personal_nos), "id_card_no": set(id_card_nos)}
+        self.owner: dict[str, dict] = {"personal_no": {}, "id_card_no": {}}
+        with unscoped():
+            rows = session.execute(
+                select(Retiree.id, Retiree.personal_no, Retiree.id_card_no)
+                .where(or_(Retiree.personal_no.in_(self.looked_up["personal_no"]),
+                           Retiree.id_card_no.in_(self.looked_up["id_card_no"])))
+                .execution_options(unscoped=True))
+            for pk, personal_no, id_card_no in rows:
+                self.owner["personal_no"][personal_no] = pk
+                self.owner["id_card_no"][id_card_no] = pk
+
+    def holder(self, field: str, value: str):
+        """The id (or the new record) holding ``value``, None when it is free."""
+        return self.owner[field].get(value)
+
+    def clash(self, r: Retiree, field: str, value: str) -> bool | None:
+        """Whether another record holds ``value``; None when it was not looked up."""
+        if value not in self.looked_up[field] and value not in self.owner[field]:
+            return None
+        owner = self.owner[field].get(value)
+        if owner is None or owner is r:
+            return False
+        return not isinstance(owner, int) or owner != r.id
+
+    def claim(self, r: Retiree) -> None:
+        """``r`` was accepted: its numbers are now its own, those it changed are free."""
+        state = inspect(r)
+        for field, _ in UNIQUE:
+            owners = self.owner[field]
+            for old in state.attrs[field].history.deleted:
+                if owners.get(old) is r or (r.id is not None and owners.get(old) == r.id):
+                    del owners[old]
+            owners[getattr(r, field)] = r
+
+
+def _uniqueness(session, r: Retiree, invalid: set,
+                taken: TakenNumbers | None = None) -> list[RuleViolation]:
     """F4 and the ID number are unique city-wide: checked past the user's scope, and
     answered without saying whose record holds the number. A number already refused
     (``invalid``) is not looked up: it may hold what the database cannot take."""
     errors = []
-    with unscoped():
-        for field, label in (("personal_no", "个人编号"), ("id_card_no", "身份证号")):
-            value = getattr(r, field)
-            if not value or field in invalid:
-                continue
+    for field, label in UNIQUE:
+        value = getattr(r, field)
+        if not value or field in invalid:
+            continue
+        clash = taken.clash(r, field, value) if taken is not None else None
+        if clash is None:
             q = select(Retiree.id).where(getattr(Retiree, field) == value)
             if r.id is not None:
                 q = q.where(Retiree.id != r.id)
-            with session.no_autoflush:
-                clash = session.execute(q.execution_options(unscoped=True)).first()
-            if clash:
-                errors.append(RuleViolation(f"{label}{value}已登记，不能重复登记", field, "F4"))
+            with unscoped(), session.no_autoflush:
+                clash = session.execute(q.execution_options(unscoped=True)).first() is not None
+        if clash:
+            errors.append(RuleViolation(f"{label}{value}已登记，不能重复登记", field, "F4"))
     return errors
 
 
@@ -212,9 +262,11 @@ def missing_confirmations(r: Retiree) -> list[str]:
 
 
 def prepare(session, r: Retiree, actor: str, action: str | None = None,
-            reason: str | None = None, on: date | None = None) -> None:
+            reason: str | None = None, on: date | None = None,
+            taken: TakenNumbers | None = None) -> None:
     """Normalise and validate ``r`` and queue its history; raise ``RuleViolations``
-    (nothing is written) when any rule fails. The caller commits."""
+    (nothing is written) when any rule fails. The caller commits. ``taken``: the
+    numbers of a batch looked up in advance (the import)."""
     if r.management_state in ("deceased", "removed") and r.id is not None \
             and not inspect(r).attrs.management_state.history.added:
         raise RuleViolations([RuleViolation(
@@ -223,15 +275,15 @@ def prepare(session, r: Retiree, actor: str, action: str | None = None,
     # A32: an autoflush (a lazy load in the checks) would write the changes and clear
     # their attribute history before record_history reads it.
     with session.no_autoflush:
-        _prepare(session, r, actor, action, reason, on)
+        _prepare(session, r, actor, action, reason, on, taken)
 
 
 def _prepare(session, r: Retiree, actor: str, action: str | None, reason: str | None,
-             on: date | None) -> None:
+             on: date | None, taken: TakenNumbers | None) -> None:
     errors = _normalise(r)
     id_ok = not any(e.field == "id_card_no" for e in errors)
     errors += _cross_checks(session, r, on or date.today(), id_ok)
-    errors += _uniqueness(session, r, {e.field for e in errors})
+    errors += _uniqueness(session, r, {e.field for e in errors}, taken)
     for result in _hook(session, r).validate_retiree(retiree=r, session=session):
         errors += result or []
     if errors:

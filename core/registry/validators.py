@@ -10,6 +10,7 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
@@ -194,8 +195,10 @@ _SURNAME_INITIAL = {"单": "s", "曾": "z", "解": "x", "仇": "q", "朴": "p",
                     "查": "z", "区": "o", "缪": "m", "翟": "z", "种": "c"}
 
 
+@lru_cache(maxsize=8192)
 def name_initials(name: str | None) -> str:
     """Lower-case pinyin initials for search: "张三" -> "zs", "张秀英" -> "zxy".
+    Cached: common names recur (an import of many people converts each name once).
 
     ASCII letters are kept (lower-cased), everything else that is not Chinese
     is dropped. A polyphonic character inside the given name may still get the

@@ -525,6 +525,33 @@ def test_A16_retiree_died_event_outside_a_request(events, demo_app):
     assert seen == [("retiree_died", "沧浪甲")]
 
 
+def test_A31_import_asks_validate_retiree_per_row_and_announces_only_whom_it_registered(
+        events, demo_app, payload, tmp_path):
+    """An import writes its rows in chunks, yet asks ``validate_retiree`` for every row
+    with the plugins of that row's region, and ``retiree_registered`` reaches the plugins
+    only for the people it registered (a refused row is never announced)."""
+    from core.extensions import db
+    from core.registry import excel, exchange
+
+    _, _, seen = events
+    seen.clear()
+
+    def row(n: int, community: str, name: str) -> dict:
+        body = payload(n, community, name=name)
+        return body | {"employer": "320500001", "community": community,
+                       "birth_date": date.fromisoformat(body["birth_date"]),
+                       "retirement_date": date.fromisoformat(body["retirement_date"])}
+
+    path = tmp_path / "people.xlsx"
+    excel.write_export(path, [row(3, "320502001001", "沧浪丙"), row(4, "320502001001", "演示拒绝"),
+                              row(5, "320503001001", "演示拒绝"), row(6, "320502001001", "沧浪丁")])
+    with demo_app.app_context():
+        result = exchange.import_retirees(db.session, str(path), "admin")
+    assert (result.created, result.failed) == (3, 1), result.summary()
+    assert [(n, reasons) for n, _, reasons in result.errors] == [(3, ["演示插件拒绝登记此姓名"])]
+    assert seen == [("retiree_registered", "沧浪丙"), ("retiree_registered", "沧浪丁")]
+
+
 # --- contribution hooks: migrations, CLI commands ---------------------------------------
 
 def test_migrations_dir_plugin_branch_upgraded_by_init(demo_app):

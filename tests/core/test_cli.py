@@ -224,3 +224,14 @@ def test_plugins_list_names_every_installed_plugin(app):
         assert "没有安装插件。" in result.output
     for name, loaded in installed.items():
         assert f"{name}\t{loaded.info.title}\t{loaded.info.version}\t启用：无" in result.output
+
+
+def test_bench_runs_end_to_end_and_prints_its_table(empty_database, tmp_path):
+    """The benchmark (issue 7) on a small set: every measurement runs and is printed."""
+    out = tmp_path / "bench.json"
+    result = script("bench", "--retirees", "1000", "--import-rows", "200", "--json-out",
+                    str(out), database_url=empty_database, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for label in ("列表页", "API 列表首页", "退休人员查看", "仪表盘", "导入 200 行", "导出"):
+        assert label in result.stdout, result.stdout
+    assert out.is_file() and out.stat().st_size > 0

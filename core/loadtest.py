@@ -9,10 +9,21 @@ import os
 import random
 import re
 
-from locust import HttpUser, between, task
+import gevent
+from locust import HttpUser, between, events, task
 
 PASSWORD = os.environ.get("LOADTEST_PASSWORD", "Demo@2024pw")
 USERS = os.environ.get("LOADTEST_USERS", "community,city,district,street").split(",")
+# Seconds after the last user has arrived (and logged in: scrypt, deliberately slow) before
+# the figures start counting: they measure the steady browsing, not the login storm.
+WARMUP = float(os.environ.get("LOADTEST_WARMUP", "4"))
+
+
+@events.init.add_listener
+def _count_after_warmup(environment, **_):
+    @environment.events.spawning_complete.add_listener
+    def _later(**__):
+        gevent.spawn_later(WARMUP, environment.stats.reset_all)
 
 
 class Staff(HttpUser):

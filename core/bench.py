@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select, text
 
 from core.extensions import db
+from core.views.base import COUNT_EXACT_UP_TO
 
 RUNS = 5
 
@@ -53,10 +54,11 @@ def _get(client, url: str):
 
 
 def _raw_page(path: str, offset: int, where: str = "") -> tuple[str, dict]:
+    """The rows of a list page and its count, capped as the screens cap it."""
     sql = ("SELECT r.id, r.name, r.gender, r.personal_no, r.id_card_no, r.phone, r.category, "
            "c.name, r.management_state, r.form_complete, "
-           "(SELECT count(*) FROM retiree r2 WHERE r2.region_path LIKE :p" + where.replace(
-               "r.", "r2.") + ") "
+           "(SELECT count(*) FROM (SELECT 1 FROM retiree r2 WHERE r2.region_path LIKE :p"
+           + where.replace("r.", "r2.") + f" LIMIT {COUNT_EXACT_UP_TO + 1}) capped) "
            "FROM retiree r LEFT JOIN region c ON c.id = r.community_id "
            "WHERE r.region_path LIKE :p" + where +
            " ORDER BY r.id DESC LIMIT 20 OFFSET :o")
@@ -81,7 +83,9 @@ def _child(code: str, *args: str) -> dict:
               + "\nout['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
               "print(json.dumps(out))\n")
     done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
-                          text=True, check=True)
+                          text=True, check=False)
+    if done.returncode:
+        raise click.ClickException("子进程失败：" + done.stderr.strip()[-1500:])
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -99,7 +103,8 @@ from core.extensions import db
 from core.registry import exchange
 from core.registry.models import Retiree
 t = time.perf_counter()
-n = exchange.export_retirees(db.session.query(Retiree).order_by(Retiree.id), sys.argv[1])
+n = exchange.export_retirees(db.session.query(Retiree).order_by(Retiree.id).limit(int(sys.argv[2])),
+                            sys.argv[1])
 out = {'rows': n, 'seconds': time.perf_counter() - t}
 """
 
@@ -155,7 +160,7 @@ def measure(n: int, import_rows: int, export: bool) -> list[tuple[str, float | s
     # client of the same app would share its session and ``g`` instead of getting its own.
     web = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
                       "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
-    rows: list[tuple[str, float | str, str]] = []
+    rows = _Table()
     community = db.session.execute(text(
         "SELECT region_path, count(*) FROM retiree WHERE residence_type = 'local' "
         "GROUP BY region_path ORDER BY count(*) DESC LIMIT 1")).first()
@@ -185,7 +190,8 @@ def measure(n: int, import_rows: int, export: bool) -> list[tuple[str, float | s
     for label, url in (("查看", f"/retiree/show/{pk}"), ("编辑页", f"/retiree/edit/{pk}")):
         ms = _median_ms(_get(client, url))
         rows.append((f"退休人员{label}", ms, f"{ms / raw_one:.1f}× 原生SQL"))
-    rows.extend(_dashboard(app, _login(web, "city", DEMO_PASSWORD)))
+    for row in _dashboard(app, _login(web, "city", DEMO_PASSWORD)):
+        rows.append(row)
     with tempfile.TemporaryDirectory() as tmp:
         if import_rows:
             src = str(Path(tmp) / "import.xlsx")
@@ -195,10 +201,21 @@ def measure(n: int, import_rows: int, export: bool) -> list[tuple[str, float | s
                          f"{out['rows'] / out['seconds']:,.0f} 行/秒，峰值 {out['peak_mb']:.0f} MB，"
                          f"新增 {out['created']:,}，失败 {out['failed']}"))
         if export:
-            out = _child(EXPORT_JOB, str(Path(tmp) / "export.xlsx"))
+            out = _child(EXPORT_JOB, str(Path(tmp) / "export.xlsx"), str(n))  # at most N rows
             rows.append((f"导出 {out['rows']:,} 行", out["seconds"] * 1000,
                          f"{out['rows'] / out['seconds']:,.0f} 行/秒，峰值 {out['peak_mb']:.0f} MB"))
     return rows
+
+
+class _Table(list):
+    """The results, each printed as a table row when measured (a later failure keeps
+    what was measured on screen)."""
+
+    def append(self, row: tuple[str, float | str, str]) -> None:
+        super().append(row)
+        label, ms, note = row
+        value = f"{ms:,.1f}" if isinstance(ms, float) else ms
+        click.echo(f"| {label} | {value} | {note} |")
 
 
 def _community_client(app, path: str, password: str):
@@ -248,11 +265,8 @@ def bench_command(n, url, import_rows, no_export, seed, json_out):
     init_database()
     built = build(n, seed)
     click.echo(f"数据：{n:,} 名退休人员（准备用时 {built:.0f} 秒）；机器：{machine()}")
-    results = measure(n, import_rows, not no_export)
     click.echo("\n| 项目 | 中位数 (ms) | 说明 |\n|---|---:|---|")
-    for label, ms, note in results:
-        value = f"{ms:,.1f}" if isinstance(ms, float) else ms
-        click.echo(f"| {label} | {value} | {note} |")
+    results = measure(n, import_rows, not no_export)
     if json_out:
         Path(json_out).write_text(json.dumps({"retirees": n, "machine": machine(),
                                               "results": results}, ensure_ascii=False, indent=1))

@@ -153,7 +153,7 @@ def _retiree_list_view():
 
 def _index(options: list, class_name: str) -> int | None:
     for i, flt in enumerate(options):
-        if type(flt).__name__ == class_name:
+        if any(cls.__name__ == class_name for cls in type(flt).__mro__):
             return i
     return None
 

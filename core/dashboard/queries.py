@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import url_for
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, func, select, true
 
 from core.charts import ChartData, ChartFilters, ChartSpec
 from core.dashboard.criteria import (
@@ -67,8 +67,7 @@ class Tally:
     def run(self, session) -> None:
         if not self._cells:
             return
-        cols = [func.coalesce(func.sum(case((and_(true(), *where(_cheap_first(cell))), 1),
-                                            else_=0)), 0)
+        cols = [func.count().filter(and_(true(), *where(_cheap_first(cell))))
                 for cell in self._cells]
         row = session.execute(
             select(*cols).select_from(Retiree).where(*where(self.scope))).one()

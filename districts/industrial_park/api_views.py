@@ -1,12 +1,19 @@
 """REST APIs of the Industrial Park plugin, under ``/api/v1/``, with the screens' rules."""
 from __future__ import annotations
 
-from flask import request
 from flask_appbuilder.api import expose, protect, safe
 
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
-from core.views.base import ScopedModelRestApi, actor_name, interface
+from core.views.base import (
+    MAX_ID,
+    NOT_AN_OBJECT,
+    ScopedModelRestApi,
+    actor_name,
+    interface,
+    request_object,
+    text_violations,
+)
 from districts.industrial_park import agreements, residents
 from districts.industrial_park.models import (
     ParkAgreement,
@@ -46,13 +53,73 @@ class ParkAgreementApi(ScopedModelRestApi):
     @protect()
     @safe
     def new_version(self, pk):
-        """P4: body ``{"revision_reason": …, "basis": …}``; answers 201 with the new
-        version's id, 422 with the reasons it was refused."""
-        item = self.datamodel.get(pk)
+        """Make a new version of the agreement after a policy change (P4)
+        ---
+        post:
+          description: >-
+            By the Park's district staff or the city. The new version starts as a draft
+            with the latest version's parties and duties; the version in force stays in
+            force until both parties have signed the new one. Refused while the latest
+            version is still a draft.
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [revision_reason]
+                  properties:
+                    revision_reason:
+                      type: string
+                      maxLength: 300
+                      description: The policy change (its document or content)
+                    basis:
+                      type: string
+                      nullable: true
+                      maxLength: 100
+                      description: The latest version's basis when left out
+          responses:
+            201:
+              description: The new version, a draft
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [id, version_no]
+                    properties:
+                      id:
+                        type: integer
+                        description: The new version's id
+                      version_no:
+                        type: integer
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+            500:
+              $ref: '#/components/responses/500'
+        """
+        item = self.datamodel.get(pk) if pk <= MAX_ID else None
         if item is None:
             return self.response_404()
-        body = request.get_json(silent=True) or {}
+        body = request_object()
+        if body is None:
+            return self.response_400(message=NOT_AN_OBJECT)
         try:
+            wrong = text_violations(body, {"revision_reason": 300, "basis": 100})
+            if wrong:
+                raise RuleViolations(wrong)
             agreements.park_actor_check()
             version = agreements.new_version(db.session, item, body.get("revision_reason"),
                                              body.get("basis"), actor_name())

@@ -13,7 +13,7 @@ due on the last day of plan year *n*.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -40,6 +40,9 @@ class Line:
 
 
 def _add_years(d: date, years: int) -> date:
+    if d.year + years > MAXYEAR:
+        raise RuleViolations([RuleViolation(f"开始日期过晚：{d.year + years}年超出日期范围",
+                                            "start_on", "A36")])
     try:
         return d.replace(year=d.year + years)
     except ValueError:  # 29 February
@@ -116,7 +119,7 @@ def build_lines(total: Decimal, years: int, start_on: date,
     except ValueError as exc:
         raise RuleViolations([RuleViolation(str(exc), "total", "A36")]) from exc
     if not amounts:
-        lines = generate_schedule(total, years, start_on)
+        parsed = [ln.amount for ln in generate_schedule(total, years, start_on)]
     else:
         try:
             parsed = [to_money(a) for a in amounts]
@@ -125,11 +128,10 @@ def build_lines(total: Decimal, years: int, start_on: date,
         if len(parsed) != years and len(parsed) <= MAX_YEARS:
             raise RuleViolations([RuleViolation(
                 f"分{years}年缴费须填写{years}个年度金额", "amounts", "A36")])
-        lines = [Line(i, due_date(start_on, i), a) for i, a in enumerate(parsed, start=1)]
-    errors = validate_schedule(total, [ln.amount for ln in lines])
-    if errors:
+    errors = validate_schedule(total, parsed)
+    if errors:  # before the due dates: a proposal may have more years than dates reach
         raise RuleViolations(errors)
-    return lines
+    return [Line(i, due_date(start_on, i), a) for i, a in enumerate(parsed, start=1)]
 
 
 # --- the plan's steps ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+MAX_AMOUNT = Decimal("999999999999.99")  # the largest NUMERIC(14, 2)
 
 
 class Money(sa.types.TypeDecorator):
@@ -44,8 +45,9 @@ class Money(sa.types.TypeDecorator):
 
 
 def to_money(value) -> Decimal:
-    """A ``Decimal`` with exactly two decimals; refuses floats, fractions of a fen and
-    anything that is not a number (``ValueError`` with a Chinese message)."""
+    """A ``Decimal`` with exactly two decimals; refuses floats, fractions of a fen,
+    amounts a ``Money`` column cannot hold and anything that is not a number
+    (``ValueError`` with a Chinese message)."""
     if isinstance(value, float):
         raise ValueError("金额须以十进制数表示，不能使用浮点数")
     if isinstance(value, bool):
@@ -57,6 +59,8 @@ def to_money(value) -> Decimal:
         raise ValueError(f"金额格式不正确：{value}") from exc
     if not amount.is_finite():
         raise ValueError(f"金额格式不正确：{value}")
+    if abs(amount) > MAX_AMOUNT:  # and beyond the precision quantize works in
+        raise ValueError(f"金额超出范围：最多{yuan(MAX_AMOUNT)}元")
     quantized = amount.quantize(CENT)
     if quantized != amount:
         raise ValueError(f"金额最多保留两位小数（到分）：{value}")

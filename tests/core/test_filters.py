@@ -93,3 +93,11 @@ def test_duplicate_unique_value_through_the_api_is_422_on_the_field(app, client_
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Enterprise)
                                  .where(Enterprise.unit_no == "320500077")) == 1
+
+
+@pytest.mark.parametrize("q", ["1e+5", "(page:1e+5)", "!(1e+)"])
+def test_q_that_breaks_the_rison_parser_is_400_not_500(app, client_for, q):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    answer = client_for("admin").get("/api/v1/retiree/", query_string={"q": q})
+    assert answer.status_code == 400, answer.get_data(as_text=True)[:300]
+    assert "查询参数q" in answer.json["message"]

@@ -114,6 +114,25 @@ def test_P4_three_originals_tracked(new_agreement):
     assert nobody.json["message"]["received_by"] == ["请填写接收人"]
 
 
+def test_P4_new_version_refuses_bad_input(new_agreement):
+    """Not a JSON object 400; mistyped or over-long text 422 naming the field; an id beyond
+    the column's range 404; nothing is written."""
+    client, pk, v1 = new_agreement()
+    sign(client, v1)
+    path = f"/api/v1/park_agreement/{pk}/new_version"
+    for body in ({"data": "revision_reason=x"}, {"json": [1]}):
+        answer = client.post(path, **body)
+        assert answer.status_code == 400 and answer.json == {"message": "请求内容须为JSON对象"}
+    for body, field, text in (({"revision_reason": 5}, "revision_reason", "须为文本"),
+                              ({"revision_reason": "调整", "basis": "依" * 101}, "basis",
+                               "最多100个字符")):
+        answer = client.post(path, json=body)
+        assert answer.status_code == 422 and answer.json["message"] == {field: [text]}
+    assert client.post("/api/v1/park_agreement/99999999999999999999/new_version",
+                       json={"revision_reason": "调整"}).status_code == 404
+    assert len(client.get(f"/api/v1/park_agreement/{pk}").json["result"]["versions"]) == 1
+
+
 def test_P4_new_version_keeps_old(app, new_agreement):
     client, pk, v1 = new_agreement()
     sign(client, v1)

@@ -92,7 +92,7 @@ def test_charts_through_the_hook(app, owing, pay, enable, create_retiree, accept
 def test_money_is_exact_and_never_float():
     assert to_money("600") == Decimal("600.00")
     assert to_money(Decimal("0.1")) + to_money("0.2") == Decimal("0.30")
-    for bad in (0.1, "0.001", "abc", "NaN", True):
+    for bad in (0.1, "0.001", "abc", "NaN", True, "1e30", "1000000000000.00"):
         with pytest.raises(ValueError):
             to_money(bad)
     assert percent_of(Decimal("600.01"), 50) == Decimal("300.01")

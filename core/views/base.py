@@ -191,14 +191,6 @@ class ScopedModelView(ModelView):
     def prepare_item(self, item, is_new: bool) -> None:
         """Validate and normalise before a write; raise RuleViolations to refuse."""
 
-    def response_400(self, message: str | None = None):
-        """FAB's own 400s (the ``q`` argument, column names) in Chinese; the English
-        detail stays after the Chinese lead for the developer reading it."""
-        if isinstance(message, str) and message.isascii():
-            message = next((text for prefix, text in FAB_400_MESSAGES if
-                            message.startswith(prefix)), "请求参数无效") + f"（{message}）"
-        return super().response_400(message=message)
-
     def pre_add(self, item) -> None:
         self._prepare(item, True)
 

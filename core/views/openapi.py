@@ -137,7 +137,30 @@ class PageOutOfRange(ValueError):
     """A ``page`` argument SQL cannot take as an OFFSET."""
 
 
-class DocumentedModelRestApi(ModelRestApi):
+class DocumentedErrors:
+    """Every documented operation answers the platform's shared refusals, so an
+    endpoint's docstring lists only its successes and the errors particular to it (404,
+    409): 400 and 500 always, 422 for writes, 401 and 403 when it needs a login. For
+    BaseApi subclasses too (a plugin's custom API)."""
+
+    def operation_helper(self, path=None, operations=None, methods=None, func=None,
+                         **kwargs: Any) -> None:
+        super().operation_helper(path=path, operations=operations, methods=methods,
+                                 func=func, **kwargs)
+        for method in methods:
+            operation = operations[method.lower()]
+            if not operation.get("responses"):
+                continue  # undocumented: its author documents it, or nothing is claimed
+            responses = {str(code): answer for code, answer in operation["responses"].items()}
+            operation["responses"] = responses
+            codes = ["400", "500"] + (["422"] if method.upper() in ("POST", "PUT") else [])
+            if "security" in operation:
+                codes += ["401", "403"]
+            for code in codes:
+                responses.setdefault(code, response_ref(code))
+
+
+class DocumentedModelRestApi(DocumentedErrors, ModelRestApi):
     """ModelRestApi whose OpenAPI document matches its answers."""
 
     def _sanitize_page_args(self, page, page_size):
@@ -185,18 +208,11 @@ class DocumentedModelRestApi(ModelRestApi):
                          **kwargs: Any) -> None:
         super().operation_helper(path=path, operations=operations, methods=methods,
                                  func=func, **kwargs)
+        correct = getattr(self, f"_document_{func.__name__}", None)
         for method in methods:
-            operation = operations[method.lower()]
-            if not operation.get("responses"):
-                continue  # undocumented: its author documents it, or nothing is claimed
-            responses = {str(code): answer for code, answer in operation["responses"].items()}
-            operation["responses"] = responses
-            correct = getattr(self, f"_document_{func.__name__}", None)
-            if correct is not None:
+            responses = operations[method.lower()].get("responses")
+            if responses and correct is not None:
                 correct(responses)
-            if "security" in operation:
-                for code in ("401", "403"):
-                    responses.setdefault(code, response_ref(code))
 
     def _document_get_list(self, responses: dict) -> None:
         answer = responses["200"]["content"]["application/json"]["schema"]["properties"]

@@ -97,18 +97,8 @@ class ParkAgreementApi(ScopedModelRestApi):
                         description: The new version's id
                       version_no:
                         type: integer
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         item = self.datamodel.get(pk) if pk <= MAX_ID else None
         if item is None:

@@ -31,7 +31,7 @@ from core.views.base import (
     request_object,
     text_violations,
 )
-from core.views.openapi import DECIMAL_PATTERN
+from core.views.openapi import DECIMAL_PATTERN, DocumentedErrors
 from plugins.fees import fund, instalments, payments
 from plugins.fees.access import current_actor
 from plugins.fees.assessment import balances
@@ -252,7 +252,7 @@ class FeeDueApi(ScopedModelRestApi):
     base_order = ("id", "asc")
 
 
-class FeeBalanceApi(FeesDocumented, BaseApi):
+class FeeBalanceApi(FeesDocumented, DocumentedErrors, BaseApi):
     """``/api/v1/fee_balance/``: per enterprise assessed, paid, outstanding and payer
     (A35, A36); ``?arrears=1`` for the arrears list."""
 
@@ -321,16 +321,6 @@ class FeeBalanceApi(FeesDocumented, BaseApi):
                               type: integer
                               nullable: true
                               description: The id of its open instalment plan
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         rows = balances(db.session, arrears_only=request.args.get("arrears") in ("1", "true"))
         return self.response(200, result=[{
@@ -423,16 +413,6 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
                         enum: [enterprise, industry_authority]
                       payer_name:
                         type: string
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({"funding_source": 20, "method": 20, "reference": 100,
@@ -469,18 +449,8 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
                   schema:
                     type: string
                     format: binary
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         payment = _find(FeePayment, pk)
         if payment is None:
@@ -602,16 +572,6 @@ class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):
                         type: integer
                       result:
                         $ref: '#/components/schemas/FeesInstalmentPlan'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({"document_name": 200, "document_base64": None,
@@ -700,18 +660,8 @@ class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):
                         enum: [reviewed, approved, signed, rejected]
                       result:
                         $ref: '#/components/schemas/FeesInstalmentPlan'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({"action": 20, "note": None, "approval_no": 100,
@@ -748,18 +698,8 @@ class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):
                     properties:
                       result:
                         $ref: '#/components/schemas/FeesInstalmentPlan'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         plan = _find(InstalmentPlan, pk)
         if plan is None:
@@ -820,16 +760,6 @@ class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):
                               format: date
                             amount:
                               $ref: '#/components/schemas/FeesMoney'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({})
@@ -879,16 +809,6 @@ class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):
                               $ref: '#/components/schemas/FeesMoney'
                             outstanding:
                               $ref: '#/components/schemas/FeesMoney'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         rows = instalments.overdue_instalments(db.session)
         return self.response(200, count=len(rows), result=[{
@@ -958,16 +878,6 @@ class FundIncomeApi(FeesDocumented, ScopedModelRestApi):
                         type: integer
                       amount:
                         $ref: '#/components/schemas/FeesMoney'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({"source": 20, "from_name": 200, "note": 200})
@@ -1044,16 +954,6 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                         enum: [requested]
                       retirees_managed:
                         type: integer
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({"purpose": 20, "need": None, "note": 200})
@@ -1112,18 +1012,8 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                       state:
                         type: string
                         enum: [approved]
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         return self._step(pk, {"approval_no": 100}, lambda a, p: fund.approve_allocation(
             db.session, current_actor(), a, p.get("approval_no") or ""))
@@ -1169,18 +1059,8 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                       state:
                         type: string
                         enum: [checked]
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         return self._step(pk, {}, lambda a, p: fund.check_allocation(
             db.session, current_actor(), a, _date(p, "checked_on", required=False)))
@@ -1225,18 +1105,8 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                       state:
                         type: string
                         enum: [rejected]
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         return self._step(pk, {"note": 200}, lambda a, p: fund.reject_allocation(
             db.session, current_actor(), a, p.get("note") or ""))
@@ -1292,16 +1162,6 @@ class FundBookApi(FeesDocumented, ScopedModelRestApi):
                               description: The region's id; null for the special account
                             balance:
                               $ref: '#/components/schemas/FeesMoney'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         rows = db.session.execute(select(FundAccount).order_by(FundAccount.code)).scalars().all()
         return self.response(200, result=[{"id": a.id, "code": a.code, "name": a.name,
@@ -1353,16 +1213,6 @@ class FundBookApi(FeesDocumented, ScopedModelRestApi):
                         type: integer
                       amount:
                         $ref: '#/components/schemas/FeesMoney'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            422:
-              $ref: '#/components/responses/422'
-            500:
-              $ref: '#/components/responses/500'
         """
         def work():
             payload = _payload({"purpose": 20, "note": 200})

@@ -551,8 +551,8 @@ def test_A19_outside_resident_has_no_community_and_belongs_to_city(
 
 # --------------------------------------------------------------------------- F3
 
-def test_F3_self_employed_needs_agency_not_employer(app, admin, retiree_payload,
-                                                   enterprise_id):
+def test_F3_A27_self_employed_needs_agency_not_employer(app, admin, retiree_payload,
+                                                       enterprise_id):
     agency = enterprise_id("JY001")
     for n, category in ((1, "self_employed"), (3, "agreement_retained")):
         before = _counts(app)

@@ -23,8 +23,8 @@ def test_A35_new_retiree_fee_is_120_yuan_for_5_years_due_at_retirement(
                               Decimal("0.00"), NEW_RETIREMENT)}
 
 
-def test_A35_earlier_retiree_fee_due_at_archive_transfer(enable, create_retiree, accept,
-                                                        dues_of):
+def test_A35_A43_retired_before_the_rules_in_force_pays_at_archive_transfer(
+        enable, create_retiree, accept, dues_of):
     enable(CANGLANG)
     pk = create_retiree(1, CL_COMMUNITY)  # retired 2010
     assert dues_of() == {}

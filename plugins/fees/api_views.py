@@ -36,6 +36,7 @@ from plugins.fees import fund, instalments, payments
 from plugins.fees.access import current_actor
 from plugins.fees.assessment import balances
 from plugins.fees.models import (
+    ALLOCATION_STATES,
     PLAN_STATES,
     FeeDue,
     FeePayment,
@@ -58,6 +59,9 @@ MONEY = {"type": "string", "pattern": DECIMAL_PATTERN, "example": "600.00",
                         "refused)"}
 COMPONENTS = {
     "FeesMoney": MONEY,
+    "FeesAllocationStep": {"type": "object", "required": ["id", "state"], "properties": {
+        "id": {"type": "integer"},
+        "state": {"type": "string", "enum": list(ALLOCATION_STATES)}}},
     "FeesInstalmentPlan": {"type": "object", "required": [
         "id", "enterprise", "state", "total", "years", "start_on", "submitted_via",
         "approval_no", "agreement_no", "signed_on", "instalments", "transitions"],
@@ -1000,18 +1004,11 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                       maxLength: 100
           responses:
             200:
-              description: The allocation, after the step
+              description: The allocation, after the step (its new state)
               content:
                 application/json:
                   schema:
-                    type: object
-                    required: [id, state]
-                    properties:
-                      id:
-                        type: integer
-                      state:
-                        type: string
-                        enum: [approved]
+                    $ref: '#/components/schemas/FeesAllocationStep'
             404:
               $ref: '#/components/responses/404'
         """
@@ -1047,18 +1044,11 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                       description: Today when left out
           responses:
             200:
-              description: The allocation, after the step
+              description: The allocation, after the step (its new state)
               content:
                 application/json:
                   schema:
-                    type: object
-                    required: [id, state]
-                    properties:
-                      id:
-                        type: integer
-                      state:
-                        type: string
-                        enum: [checked]
+                    $ref: '#/components/schemas/FeesAllocationStep'
             404:
               $ref: '#/components/responses/404'
         """
@@ -1093,18 +1083,11 @@ class FundAllocationApi(FeesDocumented, ScopedModelRestApi):
                       maxLength: 200
           responses:
             200:
-              description: The allocation, after the step
+              description: The allocation, after the step (its new state)
               content:
                 application/json:
                   schema:
-                    type: object
-                    required: [id, state]
-                    properties:
-                      id:
-                        type: integer
-                      state:
-                        type: string
-                        enum: [rejected]
+                    $ref: '#/components/schemas/FeesAllocationStep'
             404:
               $ref: '#/components/responses/404'
         """

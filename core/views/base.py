@@ -9,6 +9,7 @@ scope violation 403; nothing is written in either case.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from flask import abort, flash, g, redirect, request
@@ -118,9 +119,9 @@ class ScopedInterface(SQLAInterface):
             self.session.rollback()
             raise self._duplicates(unique, item) from exc
 
-    def _unique_values(self, item) -> dict:
-        """{attribute: value} of the single-column unique keys, read before the write
-        (a failed edit expires the item)."""
+    @functools.cached_property
+    def _unique_keys(self) -> list[str]:
+        """The attributes of the model's single-column unique keys (found once)."""
         mapper = sa_inspect(self.obj)
         table = mapper.local_table
         columns = {c for c in table.columns if c.unique}
@@ -128,8 +129,12 @@ class ScopedInterface(SQLAInterface):
                     if i.unique and len(i.columns) == 1}
         columns |= {next(iter(c.columns)) for c in table.constraints
                     if isinstance(c, UniqueConstraint) and len(c.columns) == 1}
-        keys = [mapper.get_property_by_column(c).key for c in columns]
-        return {key: getattr(item, key, None) for key in keys}
+        return [mapper.get_property_by_column(c).key for c in columns]
+
+    def _unique_values(self, item) -> dict:
+        """{attribute: value} of the unique keys, read before the write (a failed edit
+        expires the item)."""
+        return {key: getattr(item, key, None) for key in self._unique_keys}
 
     def _duplicates(self, unique: dict, item) -> RuleViolations:
         """The database refused the write (a unique key raced past the checks, or a

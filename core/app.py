@@ -287,18 +287,26 @@ def configure_input_guards(app: Flask) -> None:
         return redirect(request.path)
 
     @app.errorhandler(DataError)
-    def _bad_filter(exc):
-        return refuse("查询条件无效，请检查输入")
+    def _bad_value(exc):
+        return refuse("查询条件无效，请检查输入" if request.method == "GET"
+                      else "输入的数据超出范围或格式不符，未保存，请检查输入")
 
     @app.errorhandler(InvalidFilter)
     def _invalid_filter(exc: InvalidFilter):
         return refuse(exc.message)
 
 
+HTTP_MESSAGES = {
+    400: "请求无效", 401: "请先登录", 403: "没有权限", 404: "未找到该资源",
+    405: "不支持此请求方法", 413: "上传内容过大", 415: "不支持此内容类型",
+    429: "请求过于频繁，请稍后再试",
+}
+
+
 def configure_api_errors(app: Flask) -> None:
     """Under ``/api/``, an HTTP error raised outside the API views (the 404 of a request
-    guard, a 405, a 429) answers ``{"message": …}`` as JSON, as the OpenAPI document
-    says, rather than Werkzeug's HTML page; its headers (``Allow``…) are kept."""
+    guard, a 405, a 429) answers ``{"message": …}`` in Chinese as JSON, as the OpenAPI
+    document says, rather than Werkzeug's HTML page; its headers (``Allow``…) are kept."""
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(HTTPException)
@@ -306,7 +314,8 @@ def configure_api_errors(app: Flask) -> None:
         if not request.path.startswith("/api/"):
             return exc
         response = exc.get_response()
-        response.set_data(json.dumps({"message": exc.name}))
+        message = HTTP_MESSAGES.get(exc.code, exc.name)
+        response.set_data(json.dumps({"message": message}, ensure_ascii=False))
         response.content_type = "application/json; charset=utf-8"
         return response
 

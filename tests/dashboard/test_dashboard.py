@@ -10,7 +10,6 @@ aggregation in SQL (a fixed number of GROUP BY statements, never a row).
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, event, text
 
 import config
+from core.testing import missing
 from tests.dashboard.data import list_count, seed_retirees, write_chart_plugin
 
 IN_REGISTER = "('employer_managed', 'community_managed')"
@@ -320,10 +320,7 @@ def test_xlsx_of_one_chart_and_of_the_whole_dashboard(seeded, client_for):
 def poppler():
     tools = {name: shutil.which(name) for name in ("pdftotext", "pdfinfo")}
     if not all(tools.values()):
-        message = "poppler-utils missing: apt-get install -y poppler-utils"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("poppler-utils missing: apt-get install -y poppler-utils")
     return tools
 
 

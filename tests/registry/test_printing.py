@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from core.registry.printing import (
     contact_card_pdf,
     registration_form_pdf,
 )
+from core.testing import missing
 
 RECORD = {
     "record_no": "SZ-2024-000123",
@@ -75,10 +75,7 @@ CARD = {
 def pdftotext() -> str:
     exe = shutil.which("pdftotext")
     if exe is None:
-        message = "pdftotext missing: apt-get install -y poppler-utils"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("pdftotext missing: apt-get install -y poppler-utils")
     return exe
 
 
@@ -300,7 +297,8 @@ def test_font_path_argument_and_environment_override(monkeypatch, tmp_path):
 
 
 def test_font_path_from_flask_config(monkeypatch, tmp_path):
-    flask = pytest.importorskip("flask")
+    import flask
+
     monkeypatch.delenv(printing.FONT_ENV, raising=False)
     app = flask.Flask(__name__)
     app.config[printing.FONT_CONFIG_KEY] = str(tmp_path / "configured.otf")

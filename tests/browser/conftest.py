@@ -149,9 +149,16 @@ class Browser:
         self.wait(lambda d: "/login" not in d.current_url)
 
     def wait(self, condition, timeout: float = 10):
+        """Poll until `condition` holds; an element lost to a page (re)load mid-check
+        just means "not yet", so the condition is tried again."""
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            StaleElementReferenceException,
+        )
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition)
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException)).until(condition)
 
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)

@@ -119,6 +119,24 @@ def where(conds: Iterable[Cond]) -> list:
     return out
 
 
+def holds(c: Cond, value) -> bool:
+    """Whether a row whose ``c.column`` is ``value`` meets ``c``, as SQL decides it: a
+    NULL meets no condition."""
+    if value is None:
+        return False
+    if c.op == "under":
+        return value.startswith(c.value.path)
+    if c.op == "at":
+        return value == c.value.path
+    if c.op in ("eq", "neq"):
+        return (value == c.value) == (c.op == "eq")
+    if c.op in ("in", "not_in"):
+        return (value in c.value) == (c.op == "in")
+    if c.op in ("gt", "lt"):
+        return value > c.value if c.op == "gt" else value < c.value
+    raise ValueError(f"unknown condition {c.op}")
+
+
 # --- the retiree list --------------------------------------------------------------
 
 # Which of FAB's filter classes (by name, first found wins) renders each op, and how the

@@ -103,8 +103,8 @@ from core.extensions import db
 from core.registry import exchange
 from core.registry.models import Retiree
 t = time.perf_counter()
-n = exchange.export_retirees(db.session.query(Retiree).order_by(Retiree.id).limit(int(sys.argv[2])),
-                            sys.argv[1])
+n = exchange.export_retirees(db.session.query(Retiree).order_by(Retiree.id), sys.argv[1],
+                             limit=int(sys.argv[2]))
 out = {'rows': n, 'seconds': time.perf_counter() - t}
 """
 

@@ -129,10 +129,20 @@ class FilterVeryOld(BaseFilter):
 
 # --- forms ---------------------------------------------------------------------------
 
+# Numbers whose length is a rule of their own (F4, ID numbers, phones): the service says
+# what is wrong with them, not the form's generic "at most n characters".
+RULE_CHECKED_TEXT = ("personal_no", "id_card_no", "phone")
+
+
 def _form_fields() -> dict:
     fields = {}
     for f in FORM_FIELDS:
-        if f.kind == "bool":
+        if f.name in RULE_CHECKED_TEXT:
+            fields[f.name] = StringField(
+                f.label, description=f.help,
+                validators=[DataRequired(message=f"{f.label}不能为空")] if f.required
+                else [Optional()])
+        elif f.kind == "bool":
             # FAB makes a non-nullable Boolean column's checkbox required: unticked
             # (the usual answer) would then never validate.
             fields[f.name] = BooleanField(f.label, description=f.help)

@@ -101,6 +101,9 @@ def test_add_with_validation_error_shows_chinese_message_and_writes_nothing(
     before = _counts(app)
     for changes, message in (
             ({"personal_no": "12a45"}, "个人编号只能由数字0–9组成"),
+            # F4: too long gets the rule's own words, not the form's generic length text.
+            ({"personal_no": "123456789"}, "个人编号最多8位数字，填写的有9位"),
+            ({"id_card_no": good["id_card_no"] + "1"}, "身份证号应为18位，填写的是19位"),
             ({"id_card_no": bad_check}, "身份证号校验位不符"),
             ({"gender": "female"}, "与身份证号第17位所示性别“男”不一致"),
             ({"category": "self_employed"}, "须填写托管其档案的就业管理机构（F3）"),
@@ -464,3 +467,4 @@ def test_garbage_in_list_filters_and_enterprise_text_never_500(app, client_for):
         f"{wrong}: FAB's boolean filter compares the column with the URL text, and NUL "
         "reaches PostgreSQL from list filters and from the enterprise screen and API "
         "(which have no text check like service._BAD_CHARS)")
+

@@ -17,8 +17,9 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from core.regions import Region
 from core.registry import validators
 from core.registry.fields import (
     CATEGORY,
@@ -30,7 +31,7 @@ from core.registry.fields import (
     RESIDENCE_TYPE,
     SERIOUS_ILLNESS,
 )
-from core.scoping import SCOPE_PATTERN, Scoped, ScopedMixin
+from core.scoping import SCOPE_PATTERN, Scoped, ScopedMixin, unscoped
 
 
 class Enterprise(Model):
@@ -239,12 +240,40 @@ class RetireeHistory(Scoped, Model):
     def _label(self, value: str | None) -> str:
         if value is None:
             return ""
+        if self.field in self.REFERENCES:
+            return self._referenced(value)
         spec = FIELDS_BY_NAME.get(self.field)
         if spec is not None and spec.kind == "bool":
             return {"True": "是", "False": "否"}.get(value, value)
         choices = MANAGEMENT_STATE if self.field == "management_state" else \
             (spec.choices if spec is not None else None) or {}
         return choices.get(value, value)
+
+    # A reference is recorded by its id (service.TRACKED): shown as what it names.
+    REFERENCES = {"employer_id": Enterprise, "custodian_agency_id": EmploymentAgency,
+                  "community_id": Region}
+
+    def _referenced(self, value: str) -> str:
+        """The employer, agency or community an id names, by name; a community outside
+        the reader's region too (the one a person moved from): names of units and
+        regions are not personal data. Read as plain columns: no out-of-scope region
+        enters the session, where a later ``get`` would find it unchecked."""
+        session = object_session(self)
+        if session is None or not value.isdigit():
+            return value
+        model = self.REFERENCES[self.field]
+        if model is not Region:
+            target = session.get(model, int(value))
+            return str(target) if target is not None else f"（已不存在，编号{value}）"
+        with unscoped():
+            path = session.scalar(select(Region.region_path).where(Region.id == int(value)))
+            if path is None:
+                return f"（已不存在，编号{value}）"
+            codes = [code for code in path.split("/") if code]
+            names = dict(session.execute(
+                select(Region.code, Region.name).where(Region.code.in_(codes),
+                                                       Region.level != "city")).all())
+        return "".join(names[code] for code in codes if code in names)
 
     @property
     def old_label(self) -> str:

@@ -468,3 +468,18 @@ def test_garbage_in_list_filters_and_enterprise_text_never_500(app, client_for):
         "reaches PostgreSQL from list filters and from the enterprise screen and API "
         "(which have no text check like service._BAD_CHARS)")
 
+
+def test_A32_history_names_employer_and_communities_not_their_ids(
+        app, clerk, create, client_for, region_id, enterprise_id):
+    """A reference is recorded by id and shown by name; the community a person moved
+    from is named to the new community's clerk too, though it lies outside their region."""
+    pk = create(1)
+    response = clerk.put(f"/api/v1/retiree/{pk}", json={"employer": enterprise_id("320500002")})
+    assert response.status_code == 200, response.json
+    assert clerk.post(f"/retiree/move/{pk}", data={
+        "community": str(region_id("320502002001")), "moved_on": "2025-01-10",
+        "reason": "搬家"}).status_code == 302
+    text = _text(client_for("c_cl21").get("/retireehistoryview/list/"))
+    for row in ("修改 原工作单位 苏州第一纺织厂（320500001） 苏州红旗机械厂（320500002）",
+                "迁移 所在社区 沧浪区双塔街道东园社区 沧浪区葑门街道南苑社区"):
+        assert row in text, (row, text[text.find("迁移 "):][:300])

@@ -624,6 +624,7 @@ class EmploymentAgencyModelView(KeepInputOnRefusal, ScopedModelView):
 
 # --- REST API -----------------------------------------------------------------------
 
+MASKED_FROM = {"id_card_masked": "id_card_no", "phone_masked": "phone"}
 API_COLUMNS = ["personal_no", "id_card_no", "name", "gender", "birth_date", "retirement_date",
                "retirement_type", "benefit", "category", "employer", "custodian_agency",
                "party_cadre", "residence_type", "community", "family_status", "serious_illness",
@@ -660,6 +661,11 @@ class RetireeApi(ScopedModelRestApi):
     show_columns = ["id", *[c for c in API_COLUMNS if c not in ("id_card_no", "phone")],
                     "id_card_masked", "phone_masked", "management_state", "form_complete",
                     "version"]
+    # The masked properties read the plain columns: selected with the row, or each
+    # property would load its column with a query of its own, twice per person.
+    list_select_columns = [MASKED_FROM.get(c, c) for c in list_columns]
+    show_select_columns = [*(MASKED_FROM.get(c, c) for c in show_columns),
+                           "employer_id", "custodian_agency_id", "community_id"]
     add_columns = API_COLUMNS
     edit_columns = [*API_COLUMNS, "version"]
     rule_checked_columns = ("personal_no", "id_card_no", "phone")

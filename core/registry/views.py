@@ -7,7 +7,7 @@ import tempfile
 from datetime import date
 
 from flask import Response, abort, flash, redirect, request, url_for
-from flask_appbuilder import expose, has_access
+from flask_appbuilder import expose, has_access, permission_name
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -58,22 +58,43 @@ from core.views.base import (
     interface,
     violation_text,
 )
+from core.views.lookup import LookupField, lookup_answer
 
 # --- search filters ----------------------------------------------------------------
 
 
-class FilterNameOrInitials(BaseFilter):
+class _TextFilter(BaseFilter):
+    """A filter on typed text: blank filters nothing, else ``condition`` of the text."""
+
+    def apply(self, query, value):
+        text = (value or "").strip()
+        return query.filter(self.condition(text)) if text else query
+
+    def condition(self, text: str):
+        raise NotImplementedError
+
+
+class FilterNameOrInitials(_TextFilter):
     """Name contains the text, or the pinyin initials start with it (``zs`` → 张三)."""
 
     name = "姓名或拼音首字母"
     arg_name = "ra_name"
 
-    def apply(self, query, value):
-        text = (value or "").strip()
-        if not text:
-            return query
-        return query.filter(or_(Retiree.name.contains(text, autoescape=True),
-                                Retiree.name_initials.startswith(text.lower(), autoescape=True)))
+    def condition(self, text: str):
+        return or_(Retiree.name.contains(text, autoescape=True),
+                   Retiree.name_initials.startswith(text.lower(), autoescape=True))
+
+
+class FilterEmployer(_TextFilter):
+    """The employer by its unit number, or by a part of its name (a city has too many
+    employers for a drop-down: core.views.lookup)."""
+
+    name = "单位编号或名称包含"
+    arg_name = "ra_emp"
+
+    def condition(self, text: str):
+        return Retiree.employer_id.in_(select(Enterprise.id).where(or_(
+            Enterprise.unit_no == text, Enterprise.name.contains(text, autoescape=True))))
 
 
 class FilterIdCard(BaseFilter):
@@ -134,10 +155,21 @@ class FilterVeryOld(BaseFilter):
 RULE_CHECKED_TEXT = ("personal_no", "id_card_no", "phone")
 
 
+# References chosen by typing (core.views.lookup): a city's employers are too many for a
+# drop-down; the agencies use the same box, so both read alike.
+LOOKUPS = {"employer": (Enterprise, "输入单位编号或名称查找"),
+           "custodian_agency": (EmploymentAgency, "输入机构编号或名称查找")}
+
+
 def _form_fields() -> dict:
     fields = {}
     for f in FORM_FIELDS:
-        if f.name in RULE_CHECKED_TEXT:
+        if f.name in LOOKUPS:
+            model, placeholder = LOOKUPS[f.name]
+            fields[f.name] = LookupField(
+                f.label, [Optional()], model=model, description=f.help,
+                endpoint=f"RetireeModelView.lookup_{f.name}", placeholder=placeholder)
+        elif f.name in RULE_CHECKED_TEXT:
             fields[f.name] = StringField(
                 f.label, description=f.help,
                 validators=[DataRequired(message=f"{f.label}不能为空")] if f.required
@@ -396,7 +428,9 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         "id_card_no": [FilterIdCard],
         "region_path": [FilterInRegion],
         "birth_date": [FilterVeryOld],
+        "employer": [FilterEmployer],
     }
+    search_form_extra_fields = {"employer": StringField("原工作单位")}
     label_columns = RETIREE_LABELS
     add_columns = FORM_COLUMNS
     edit_columns = [*FORM_COLUMNS, "version"]
@@ -509,6 +543,22 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         def apply(item, form):
             service.accept_archive(db.session, item, form.accepted_on.data, actor_name())
         return self._operation(pk, ArchiveForm(), "档案移交接收", apply)
+
+    @expose("/lookup/employer")
+    @has_access
+    @permission_name("list")
+    def lookup_employer(self):
+        """The employer box of the add and edit forms: matches as the user types."""
+        return lookup_answer(Enterprise, request.args.get("term", ""), Enterprise.unit_no,
+                             Enterprise.name)
+
+    @expose("/lookup/custodian_agency")
+    @has_access
+    @permission_name("list")
+    def lookup_custodian_agency(self):
+        """The agency box of the add and edit forms (F3)."""
+        return lookup_answer(EmploymentAgency, request.args.get("term", ""),
+                             EmploymentAgency.code, EmploymentAgency.name)
 
     # --- printing (F1, A13) -------------------------------------------------------------
     @expose("/print/<int:pk>")

@@ -47,10 +47,21 @@ def fill_new_retiree(b, id_card_no: str, birth: date, community: int) -> None:
                          ("residence_type", "local"), ("family_status", "none"),
                          ("serious_illness", "none"), ("community", str(community))):
         set_select(b, name, choice)
-    employer = b.js("return Array.from(document.querySelectorAll('#employer option'))"
-                    ".map(o => o.value).filter(v => v && v !== '__None')[0]")
-    set_select(b, "employer", employer)
+    choose_employer(b, "纺织", "苏州第一纺织厂（320500001）")
     b.driver.find_element(By.CSS_SELECTOR, "#model_form button[type=submit]").click()
+
+
+def choose_employer(b, typed: str, wanted: str) -> None:
+    """The employer box holds no list: type, wait for the server's matches, pick one."""
+    from selenium.webdriver.common.by import By
+
+    b.driver.find_element(By.CSS_SELECTOR, "#employer + .select2 .select2-selection").click()
+    b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".select2-search__field")
+           ).send_keys(typed)
+    option = b.wait(lambda d: next((o for o in d.find_elements(
+        By.CSS_SELECTOR, ".select2-results__option") if o.text == wanted), None))
+    option.click()
+    b.wait(lambda d: d.execute_script("return jQuery('#employer').val()") not in (None, ""))
 
 
 def record_count(b) -> int:

@@ -483,3 +483,70 @@ def test_A32_history_names_employer_and_communities_not_their_ids(
     for row in ("修改 原工作单位 苏州第一纺织厂（320500001） 苏州红旗机械厂（320500002）",
                 "迁移 所在社区 沧浪区双塔街道东园社区 沧浪区葑门街道南苑社区"):
         assert row in text, (row, text[text.find("迁移 "):][:300])
+
+
+# --------------------------------------------------------------------------- employer box
+
+@pytest.fixture
+def many_employers(app):
+    """Three hundred more insured employers: more than any drop-down should carry."""
+    from core.registry.models import Enterprise
+
+    with app.app_context():
+        db.session.add_all(Enterprise(unit_no=f"3206{n:05d}", name=f"苏州测试{n:03d}号有限公司")
+                           for n in range(300))
+        db.session.commit()
+
+
+def test_employer_box_carries_only_the_chosen_employer(app, clerk, create, many_employers):
+    """Issue 7: the add and edit pages and the list's search form do not list every
+    employer; the box finds them as the user types."""
+    for url in ("/retiree/add", "/retiree/list/"):
+        page = clerk.get(url).get_data(as_text=True)
+        assert "苏州测试" not in page and "苏州第一纺织厂" not in page, url
+    assert 'data-url="/retiree/lookup/employer"' in clerk.get("/retiree/add").get_data(
+        as_text=True)
+    pk = create(1)
+    edit = clerk.get(f"/retiree/edit/{pk}").get_data(as_text=True)
+    assert "苏州测试" not in edit
+    assert re.search(r'<option value="\d+" selected>苏州第一纺织厂（320500001）</option>', edit)
+
+
+def test_employer_lookup_finds_by_unit_number_or_name_at_most_twenty(clerk, many_employers):
+    found = clerk.get("/retiree/lookup/employer?term=纺织").json
+    assert [r["text"] for r in found["results"]] == ["苏州第一纺织厂（320500001）"]
+    assert not found["more"]
+    by_number = clerk.get("/retiree/lookup/employer?term=320500002").json["results"]
+    assert [r["text"] for r in by_number] == ["苏州红旗机械厂（320500002）"]
+    first = clerk.get("/retiree/lookup/employer?term=").json
+    assert len(first["results"]) == 20 and first["more"]
+    assert clerk.get("/retiree/lookup/employer?term=%25").json["results"] == []  # a literal %
+
+
+def test_employer_lookup_needs_the_registry_list_permission(app, many_employers):
+    anonymous = app.test_client().get("/retiree/lookup/employer?term=纺织")
+    assert anonymous.status_code in (302, 401) and "纺织" not in anonymous.get_data(as_text=True)
+
+
+def test_add_refuses_an_employer_id_that_names_no_employer(app, clerk, retiree_payload):
+    before = _counts(app)
+    response = clerk.post("/retiree/add", data=_form(retiree_payload(1, employer=987654)))
+    _refused_with(response, "所选原工作单位不存在")
+    _refused_with(clerk.post("/retiree/add", data=_form(retiree_payload(1, employer="abc"))),
+                  "所选原工作单位不存在")
+    assert _counts(app) == before
+
+
+def test_list_filters_by_employer_number_or_name_part(app, clerk, create, enterprise_id):
+    textile = [create(n) for n in (1, 2)]
+    other = create(3, employer=enterprise_id("320500002"))
+    for term in ("纺织", "320500001"):
+        page = clerk.get(f"/retiree/list/?_flt_0_employer={term}").get_data(as_text=True)
+        shown = {pk for pk in (*textile, other) if f"/retiree/show/{pk}\"" in page}
+        assert shown == set(textile), term
+
+
+def test_agency_lookup_finds_by_code_or_name(clerk):
+    for term in ("JY00", "就业管理"):
+        found = clerk.get(f"/retiree/lookup/custodian_agency?term={term}").json["results"]
+        assert [r["text"] for r in found] == ["市劳动就业管理服务中心"], term

@@ -161,6 +161,10 @@ LOOKUPS = {"employer": (Enterprise, "输入单位编号或名称查找"),
            "custodian_agency": (EmploymentAgency, "输入机构编号或名称查找")}
 
 
+def employers_matching(term: str):
+    return lookup_answer(Enterprise, term, Enterprise.unit_no, Enterprise.name)
+
+
 def _form_fields() -> dict:
     fields = {}
     for f in FORM_FIELDS:
@@ -549,8 +553,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     @permission_name("list")
     def lookup_employer(self):
         """The employer box of the add and edit forms: matches as the user types."""
-        return lookup_answer(Enterprise, request.args.get("term", ""), Enterprise.unit_no,
-                             Enterprise.name)
+        return employers_matching(request.args.get("term", ""))
 
     @expose("/lookup/custodian_agency")
     @has_access
@@ -642,9 +645,20 @@ class EnterpriseModelView(KeepInputOnRefusal, ScopedModelView):
         self.add_form_extra_fields = {"status": SelectField(
             "单位状态", choices=list(ENTERPRISE_STATUS.items()), widget=Select2Widget()),
             # Unticked must validate (see _form_fields).
-            "gongtou_group": BooleanField(self.label_columns["gongtou_group"])}
+            "gongtou_group": BooleanField(self.label_columns["gongtou_group"]),
+            "successor": LookupField(
+                self.label_columns["successor"], [Optional()], model=Enterprise,
+                endpoint="EnterpriseModelView.lookup_successor",
+                placeholder="输入承继单位编号或名称查找")}
         self.edit_form_extra_fields = self.add_form_extra_fields
         super().__init__(*args, **kwargs)
+
+    @expose("/lookup/successor")
+    @has_access
+    @permission_name("list")
+    def lookup_successor(self):
+        """The successor box: employers by unit number or name, as the user types."""
+        return employers_matching(request.args.get("term", ""))
 
     def prepare_item(self, item, is_new: bool) -> None:
         item.unit_no = (item.unit_no or "").strip()

@@ -523,6 +523,15 @@ def test_employer_lookup_finds_by_unit_number_or_name_at_most_twenty(clerk, many
     assert clerk.get("/retiree/lookup/employer?term=%25").json["results"] == []  # a literal %
 
 
+def test_successor_box_on_the_employer_form_finds_by_typing(client_for, many_employers):
+    admin = client_for("admin")
+    page = admin.get("/enterprisemodelview/add").get_data(as_text=True)
+    assert "苏州测试" not in page
+    assert 'data-url="/enterprisemodelview/lookup/successor"' in page
+    found = admin.get("/enterprisemodelview/lookup/successor?term=红旗").json["results"]
+    assert [r["text"] for r in found] == ["苏州红旗机械厂（320500002）"]
+
+
 def test_employer_lookup_needs_the_registry_list_permission(app, many_employers):
     anonymous = app.test_client().get("/retiree/lookup/employer?term=纺织")
     assert anonymous.status_code in (302, 401) and "纺织" not in anonymous.get_data(as_text=True)

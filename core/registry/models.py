@@ -38,6 +38,7 @@ class Enterprise(Model):
     """An insured employer (参保单位) with its unit number (F3, A12, A21)."""
 
     __tablename__ = "enterprise"
+    __lookup__ = ("unit_no", "name")  # chosen by typing, never a drop-down (core.views.lookup)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_no: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
@@ -78,6 +79,7 @@ class EmploymentAgency(Model):
     retirees (F3, A27)."""
 
     __tablename__ = "employment_agency"
+    __lookup__ = ("code", "name")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
@@ -97,6 +99,7 @@ class Retiree(ScopedMixin, Model):
     """
 
     __tablename__ = "retiree"
+    __lookup__ = ("personal_no", "name")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50), nullable=False, index=True)

@@ -7,7 +7,7 @@ import tempfile
 from datetime import date
 
 from flask import Response, abort, flash, redirect, request, url_for
-from flask_appbuilder import expose, has_access, permission_name
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -58,43 +58,22 @@ from core.views.base import (
     interface,
     violation_text,
 )
-from core.views.lookup import LookupField, lookup_answer
 
 # --- search filters ----------------------------------------------------------------
 
 
-class _TextFilter(BaseFilter):
-    """A filter on typed text: blank filters nothing, else ``condition`` of the text."""
-
-    def apply(self, query, value):
-        text = (value or "").strip()
-        return query.filter(self.condition(text)) if text else query
-
-    def condition(self, text: str):
-        raise NotImplementedError
-
-
-class FilterNameOrInitials(_TextFilter):
+class FilterNameOrInitials(BaseFilter):
     """Name contains the text, or the pinyin initials start with it (``zs`` → 张三)."""
 
     name = "姓名或拼音首字母"
     arg_name = "ra_name"
 
-    def condition(self, text: str):
-        return or_(Retiree.name.contains(text, autoescape=True),
-                   Retiree.name_initials.startswith(text.lower(), autoescape=True))
-
-
-class FilterEmployer(_TextFilter):
-    """The employer by its unit number, or by a part of its name (a city has too many
-    employers for a drop-down: core.views.lookup)."""
-
-    name = "单位编号或名称包含"
-    arg_name = "ra_emp"
-
-    def condition(self, text: str):
-        return Retiree.employer_id.in_(select(Enterprise.id).where(or_(
-            Enterprise.unit_no == text, Enterprise.name.contains(text, autoescape=True))))
+    def apply(self, query, value):
+        text = (value or "").strip()
+        if not text:
+            return query
+        return query.filter(or_(Retiree.name.contains(text, autoescape=True),
+                                Retiree.name_initials.startswith(text.lower(), autoescape=True)))
 
 
 class FilterIdCard(BaseFilter):
@@ -155,25 +134,10 @@ class FilterVeryOld(BaseFilter):
 RULE_CHECKED_TEXT = ("personal_no", "id_card_no", "phone")
 
 
-# References chosen by typing (core.views.lookup): a city's employers are too many for a
-# drop-down; the agencies use the same box, so both read alike.
-LOOKUPS = {"employer": (Enterprise, "输入单位编号或名称查找"),
-           "custodian_agency": (EmploymentAgency, "输入机构编号或名称查找")}
-
-
-def employers_matching(term: str):
-    return lookup_answer(Enterprise, term, Enterprise.unit_no, Enterprise.name)
-
-
 def _form_fields() -> dict:
     fields = {}
     for f in FORM_FIELDS:
-        if f.name in LOOKUPS:
-            model, placeholder = LOOKUPS[f.name]
-            fields[f.name] = LookupField(
-                f.label, [Optional()], model=model, description=f.help,
-                endpoint=f"RetireeModelView.lookup_{f.name}", placeholder=placeholder)
-        elif f.name in RULE_CHECKED_TEXT:
+        if f.name in RULE_CHECKED_TEXT:
             fields[f.name] = StringField(
                 f.label, description=f.help,
                 validators=[DataRequired(message=f"{f.label}不能为空")] if f.required
@@ -432,9 +396,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         "id_card_no": [FilterIdCard],
         "region_path": [FilterInRegion],
         "birth_date": [FilterVeryOld],
-        "employer": [FilterEmployer],
     }
-    search_form_extra_fields = {"employer": StringField("原工作单位")}
     label_columns = RETIREE_LABELS
     add_columns = FORM_COLUMNS
     edit_columns = [*FORM_COLUMNS, "version"]
@@ -548,21 +510,6 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
             service.accept_archive(db.session, item, form.accepted_on.data, actor_name())
         return self._operation(pk, ArchiveForm(), "档案移交接收", apply)
 
-    @expose("/lookup/employer")
-    @has_access
-    @permission_name("list")
-    def lookup_employer(self):
-        """The employer box of the add and edit forms: matches as the user types."""
-        return employers_matching(request.args.get("term", ""))
-
-    @expose("/lookup/custodian_agency")
-    @has_access
-    @permission_name("list")
-    def lookup_custodian_agency(self):
-        """The agency box of the add and edit forms (F3)."""
-        return lookup_answer(EmploymentAgency, request.args.get("term", ""),
-                             EmploymentAgency.code, EmploymentAgency.name)
-
     # --- printing (F1, A13) -------------------------------------------------------------
     @expose("/print/<int:pk>")
     @has_access
@@ -645,20 +592,9 @@ class EnterpriseModelView(KeepInputOnRefusal, ScopedModelView):
         self.add_form_extra_fields = {"status": SelectField(
             "单位状态", choices=list(ENTERPRISE_STATUS.items()), widget=Select2Widget()),
             # Unticked must validate (see _form_fields).
-            "gongtou_group": BooleanField(self.label_columns["gongtou_group"]),
-            "successor": LookupField(
-                self.label_columns["successor"], [Optional()], model=Enterprise,
-                endpoint="EnterpriseModelView.lookup_successor",
-                placeholder="输入承继单位编号或名称查找")}
+            "gongtou_group": BooleanField(self.label_columns["gongtou_group"])}
         self.edit_form_extra_fields = self.add_form_extra_fields
         super().__init__(*args, **kwargs)
-
-    @expose("/lookup/successor")
-    @has_access
-    @permission_name("list")
-    def lookup_successor(self):
-        """The successor box: employers by unit number or name, as the user types."""
-        return employers_matching(request.args.get("term", ""))
 
     def prepare_item(self, item, is_new: bool) -> None:
         item.unit_no = (item.unit_no or "").strip()

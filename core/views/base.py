@@ -13,7 +13,7 @@ import functools
 import re
 
 from flask import abort, flash, g, redirect, request
-from flask_appbuilder import ModelView, expose
+from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import UniqueConstraint, select
@@ -25,6 +25,14 @@ from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.scoping import unscoped
 from core.views.filters import CheckedFilterConverter, CheckedFilters
+from core.views.lookup import (
+    FilterLookupText,
+    lookup_answer,
+    lookup_form_fields,
+    lookup_relations,
+    lookup_search_fields,
+    related_rows,
+)
 from core.views.messages import ChineseSchemaMessages
 from core.views.openapi import DocumentedModelRestApi
 
@@ -180,6 +188,7 @@ class ScopedModelView(ModelView):
 
     def _init_properties(self) -> None:
         super()._init_properties()
+        self._install_lookups()
         # FAB passes custom search_filters to the REST API only; screens need them too, and
         # first: the URL's ``_flt_<n>_<col>`` is resolved against ``_all_filters`` with a
         # one-digit n, so a filter appended after a column's ten defaults is unreachable.
@@ -192,6 +201,36 @@ class ScopedModelView(ModelView):
                 filters._search_filters[col] = custom + filters._search_filters.get(col, [])
                 filters._all_filters[col] = custom + filters._all_filters.get(col, [])
             self._filters = filters
+
+    def _install_lookups(self) -> None:
+        """References to a ``__lookup__`` model are chosen by typing (core.views.lookup):
+        in the add and edit forms and in the search form, unless the view says otherwise
+        through its own extra fields or search filters."""
+        model = self.datamodel.obj
+        forms = lookup_relations(model, [*self.add_columns, *self.edit_columns])
+        search = lookup_relations(model, self.search_columns)
+        self.lookups = forms | search
+        if forms:
+            self.add_form_extra_fields = lookup_form_fields(self, "add", forms) | (
+                self.add_form_extra_fields or {})
+            self.edit_form_extra_fields = lookup_form_fields(self, "edit", forms) | (
+                self.edit_form_extra_fields or {})
+        if search:
+            self.search_form_extra_fields = lookup_search_fields(self, search) | (
+                self.search_form_extra_fields or {})
+            self.search_filters = {col: [FilterLookupText] for col in search} | (
+                self.search_filters or {})
+
+    @expose("/lookup/<column>")
+    @has_access
+    @permission_name("list")
+    def lookup(self, column):
+        """Matches for a lookup box as the user types (``?term=``): rows the user's scope
+        and the form's (``?form=add|edit``) restrictions on the relation allow."""
+        form = request.args.get("form", "add")
+        if column not in self.lookups or form not in ("add", "edit"):
+            abort(404)
+        return lookup_answer(related_rows(self, column, form), request.args.get("term", ""))
 
     def prepare_item(self, item, is_new: bool) -> None:
         """Validate and normalise before a write; raise RuleViolations to refuse."""

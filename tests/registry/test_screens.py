@@ -504,7 +504,7 @@ def test_employer_box_carries_only_the_chosen_employer(app, clerk, create, many_
     for url in ("/retiree/add", "/retiree/list/"):
         page = clerk.get(url).get_data(as_text=True)
         assert "苏州测试" not in page and "苏州第一纺织厂" not in page, url
-    assert 'data-url="/retiree/lookup/employer"' in clerk.get("/retiree/add").get_data(
+    assert 'data-url="/retiree/lookup/employer?form=add"' in clerk.get("/retiree/add").get_data(
         as_text=True)
     pk = create(1)
     edit = clerk.get(f"/retiree/edit/{pk}").get_data(as_text=True)
@@ -527,7 +527,7 @@ def test_successor_box_on_the_employer_form_finds_by_typing(client_for, many_emp
     admin = client_for("admin")
     page = admin.get("/enterprisemodelview/add").get_data(as_text=True)
     assert "苏州测试" not in page
-    assert 'data-url="/enterprisemodelview/lookup/successor"' in page
+    assert 'data-url="/enterprisemodelview/lookup/successor?form=add"' in page
     found = admin.get("/enterprisemodelview/lookup/successor?term=红旗").json["results"]
     assert [r["text"] for r in found] == ["苏州红旗机械厂（320500002）"]
 
@@ -540,9 +540,9 @@ def test_employer_lookup_needs_the_registry_list_permission(app, many_employers)
 def test_add_refuses_an_employer_id_that_names_no_employer(app, clerk, retiree_payload):
     before = _counts(app)
     response = clerk.post("/retiree/add", data=_form(retiree_payload(1, employer=987654)))
-    _refused_with(response, "所选原工作单位不存在")
+    _refused_with(response, "所选原工作单位不存在或不可选")
     _refused_with(clerk.post("/retiree/add", data=_form(retiree_payload(1, employer="abc"))),
-                  "所选原工作单位不存在")
+                  "所选原工作单位不存在或不可选")
     assert _counts(app) == before
 
 

@@ -263,8 +263,13 @@ def test_P1_screens_menu_add_and_new_version(app, park, make_enterprise, client_
     client = client_for("d_yq")
     assert "园区社会化管理协议书" in client.get("/").get_data(as_text=True)
     assert "园区社会化管理协议书" not in client_for("d_cl").get("/").get_data(as_text=True)
-    form = client.get("/park-agreement/add").get_data(as_text=True)
-    assert "园区星海电子有限公司" in form and "苏州第一纺织厂" not in form
+    assert 'data-url="/park-agreement/lookup/enterprise?form=add"' in client.get(
+        "/park-agreement/add").get_data(as_text=True)
+    # The box offers the park's enterprises only, and a posted id of another is refused.
+    offered = client.get("/park-agreement/lookup/enterprise?form=add&term=").json["results"]
+    assert [r["text"] for r in offered] == ["园区星海电子有限公司（320571001）"]
+    other = client.post("/park-agreement/add", data={"enterprise": "1", "agreement_no": "YQ-X"})
+    assert "所选甲方（参保单位）不存在或不可选" in other.get_data(as_text=True)
     added = client.post("/park-agreement/add", data={"enterprise": str(unit),
                                                      "agreement_no": "YQ-2025-010"})
     assert added.status_code == 302

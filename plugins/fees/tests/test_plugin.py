@@ -172,6 +172,6 @@ def test_every_screen_renders_for_the_city_centre(owing, pay, apply_plan, client
                 "/fees/report/?from=bad"):
         response = city.get(url)
         assert response.status_code == 200, url
-    dues = city.get(f"/fees/dues/list/?_flt_0_enterprise={enterprise_id(ACTIVE)}")
+    dues = city.get(f"/fees/dues/list/?_flt_0_enterprise={ACTIVE}")  # by unit number
     page = dues.get_data(as_text=True)
     assert "张三" in page and "李四5" not in page

@@ -58,22 +58,20 @@ from core.views.base import (
     interface,
     violation_text,
 )
+from core.views.filters import TextFilter
 
 # --- search filters ----------------------------------------------------------------
 
 
-class FilterNameOrInitials(BaseFilter):
+class FilterNameOrInitials(TextFilter):
     """Name contains the text, or the pinyin initials start with it (``zs`` → 张三)."""
 
     name = "姓名或拼音首字母"
     arg_name = "ra_name"
 
-    def apply(self, query, value):
-        text = (value or "").strip()
-        if not text:
-            return query
-        return query.filter(or_(Retiree.name.contains(text, autoescape=True),
-                                Retiree.name_initials.startswith(text.lower(), autoescape=True)))
+    def condition(self, text: str):
+        return or_(Retiree.name.contains(text, autoescape=True),
+                   Retiree.name_initials.startswith(text.lower(), autoescape=True))
 
 
 class FilterIdCard(BaseFilter):

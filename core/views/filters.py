@@ -17,7 +17,7 @@ from flask_appbuilder.exceptions import (
     InvalidColumnFilterFABException,
     InvalidOperationFilterFABException,
 )
-from flask_appbuilder.models.filters import Filters
+from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.filters import (
     FilterEqual,
     FilterNotEqual,
@@ -46,6 +46,18 @@ def to_bool(value) -> bool:
     if text in FALSE:
         return False
     raise InvalidFilter(f"筛选条件无效：“{str(value)[:20]}”不是是/否值，请用 y 或 n")
+
+
+class TextFilter(BaseFilter):
+    """A filter on typed text: blank filters nothing, else ``condition`` of the stripped
+    text (the custom search filters of core and plugins)."""
+
+    def apply(self, query, value):
+        text = (value or "").strip()
+        return query.filter(self.condition(text)) if text else query
+
+    def condition(self, text: str):
+        raise NotImplementedError
 
 
 class FilterBoolEqual(FilterEqual):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 
 from flask import jsonify, url_for
-from flask_appbuilder.models.filters import BaseFilter
 from markupsafe import Markup, escape
 from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import RelationshipDirection
@@ -26,6 +25,7 @@ from wtforms.validators import DataRequired, Optional, StopValidation
 from wtforms.widgets import html_params
 
 from core.extensions import db
+from core.views.filters import TextFilter
 
 LOOKUP_LIMIT = 20
 
@@ -111,22 +111,19 @@ def lookup_answer(stmt, term: str):
                    more=len(rows) > LOOKUP_LIMIT)
 
 
-class FilterLookupText(BaseFilter):
+class FilterLookupText(TextFilter):
     """A reference by its related row's code, or by a part of its name."""
 
     name = "编号或名称包含"
     arg_name = "ra_lookup"
 
-    def apply(self, query, value):
-        text = (value or "").strip()
-        if not text:
-            return query
+    def condition(self, text: str):
         relation = inspect(self.datamodel.obj).relationships[self.column_name]
         target = relation.mapper.class_
         code, name = _columns(target)
         key = next(iter(relation.local_columns))
-        return query.filter(key.in_(select(inspect(target).primary_key[0]).where(
-            or_(code == text, name.contains(text, autoescape=True)))))
+        return key.in_(select(inspect(target).primary_key[0]).where(
+            or_(code == text, name.contains(text, autoescape=True))))
 
 
 def lookup_relations(model, columns) -> dict[str, type]:

@@ -21,8 +21,6 @@ from flask import current_app, url_for
 
 from core.registry.models import Retiree
 
-IN_REGISTER = ("employer_managed", "community_managed")  # 在册: living, not removed
-
 
 @dataclass(frozen=True)
 class RegionRef:

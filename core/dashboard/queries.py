@@ -25,7 +25,6 @@ from sqlalchemy import and_, func, select, text, true
 
 from core.charts import ChartData, ChartFilters, ChartSpec
 from core.dashboard.criteria import (
-    IN_REGISTER,
     Cond,
     RegionRef,
     among,
@@ -40,7 +39,13 @@ from core.dashboard.criteria import (
     where,
 )
 from core.regions import LEVEL_LABELS, Region
-from core.registry.fields import CATEGORY, FAMILY_STATUS, MANAGEMENT_STATE, SERIOUS_ILLNESS
+from core.registry.fields import (
+    CATEGORY,
+    FAMILY_STATUS,
+    IN_REGISTER,
+    MANAGEMENT_STATE,
+    SERIOUS_ILLNESS,
+)
 from core.registry.models import Retiree
 from core.scoping import current_scope
 

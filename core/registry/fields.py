@@ -33,6 +33,7 @@ MANAGEMENT_STATE = {  # A5, A13, A16
     "deceased": "已死亡",
     "removed": "已注销",
 }
+IN_REGISTER = ("employer_managed", "community_managed")  # 在册: living, not removed
 POLITICAL_STATUS = {
     "masses": "群众",
     "cpc_member": "中共党员",

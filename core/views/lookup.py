@@ -45,7 +45,8 @@ class LookupWidget:
 
 
 class LookupField(Field):
-    """A many-to-one reference to ``model``, its matches served by ``endpoint``."""
+    """A many-to-one reference: one of ``rows()`` (a SELECT of the related model), the
+    matches served by ``endpoint`` as the user types."""
 
     widget = LookupWidget()
 
@@ -62,7 +63,7 @@ class LookupField(Field):
         the relation hold for a posted id too)."""
         self.sent = (valuelist[0] if valuelist else "").strip()
         self.data = None
-        if self.sent.isdigit() and len(self.sent) <= 18:
+        if self.sent.isdigit() and len(self.sent) <= 9:  # ids are 32-bit
             stmt = self.rows()
             key = inspect(_model_of(stmt)).primary_key[0]
             self.data = db.session.scalar(stmt.where(key == int(self.sent)))

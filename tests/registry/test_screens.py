@@ -541,8 +541,9 @@ def test_add_refuses_an_employer_id_that_names_no_employer(app, clerk, retiree_p
     before = _counts(app)
     response = clerk.post("/retiree/add", data=_form(retiree_payload(1, employer=987654)))
     _refused_with(response, "所选原工作单位不存在或不可选")
-    _refused_with(clerk.post("/retiree/add", data=_form(retiree_payload(1, employer="abc"))),
-                  "所选原工作单位不存在或不可选")
+    for sent in ("abc", "99999999999999999999"):
+        _refused_with(clerk.post("/retiree/add", data=_form(retiree_payload(1, employer=sent))),
+                      "所选原工作单位不存在或不可选")
     assert _counts(app) == before
 
 

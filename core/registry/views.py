@@ -128,7 +128,7 @@ class FilterVeryOld(BaseFilter):
 # --- forms ---------------------------------------------------------------------------
 
 # Numbers whose length is a rule of their own (F4, ID numbers, phones): the service says
-# what is wrong with them, not the form's generic "at most n characters".
+# what is wrong with them, not the form's (or the API schema's) generic "at most n".
 RULE_CHECKED_TEXT = ("personal_no", "id_card_no", "phone")
 
 
@@ -666,7 +666,7 @@ class RetireeApi(ScopedModelRestApi):
                            "employer_id", "custodian_agency_id", "community_id"]
     add_columns = API_COLUMNS
     edit_columns = [*API_COLUMNS, "version"]
-    rule_checked_columns = ("personal_no", "id_card_no", "phone")
+    rule_checked_columns = RULE_CHECKED_TEXT
     search_columns = ["name", "personal_no", "category", "management_state", "form_complete",
                       "community", "residence_type", "family_status"]
     order_columns = ["id", "name", "personal_no"]

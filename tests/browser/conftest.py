@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core.testing import missing
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -50,9 +52,7 @@ def _missing() -> str | None:
 def browser_tools() -> None:
     problem = _missing()
     if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests cannot run under CI: {problem}")
-        pytest.skip(problem)
+        missing(f"browser tests cannot run: {problem}")
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,10 @@ AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "20 per 5 minute"
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
+# Kept aggregates (the home page's counts; core.caching): in-process by default. Several
+# workers share them with CACHE_TYPE = "RedisCache" and CACHE_REDIS_URL = "redis://...".
+CACHE_TYPE = "SimpleCache"
+CACHE_DEFAULT_TIMEOUT = 300
 # Optional TOTP second factor; mandatory for users holding one of these roles.
 TOTP_ISSUER = "苏州退管"
 TOTP_REQUIRED_ROLES = []  # e.g. ["system_admin", "city_admin", "security_admin"]

@@ -11,7 +11,7 @@ from flask_appbuilder import AppBuilder
 from flask_appbuilder.menu import Menu
 from sqlalchemy import event
 
-from core import defaults, events, models  # noqa: F401  (mappers, event listeners)
+from core import caching, defaults, events, models  # noqa: F401  (mappers, event listeners)
 from core.extensions import csrf, db, migrate
 from core.plugins import PluginRegistry
 from core.scoping import set_request_scope, unscoped
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
         check_secret_key(app)
     configure_security_settings(app)
     configure_database(app)
+    caching.init_app(app)
     plugins = configure_plugins(app)
     configure_sessions(app)
     configure_request_scope(app)

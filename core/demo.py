@@ -12,6 +12,7 @@ from faker import Faker
 from flask import current_app
 from sqlalchemy import func, insert, select, text
 
+from core import caching
 from core.extensions import db
 from core.regions import Region
 from core.registry.models import EmploymentAgency, Enterprise, Retiree
@@ -191,6 +192,7 @@ def insert_retirees(n: int, seed: int, batch: int = 5000) -> int:
         if first is not None:
             _copy_rows(itertools.chain([first], rows_iter), list(first))
         db.session.commit()
+        caching.touch("retiree")  # COPY is not seen by the session's write listeners
         # Fresh statistics, or the planner guesses row counts from an empty table and the
         # first list pages scan instead of using the scope index.
         db.session.execute(text("ANALYZE retiree"))

@@ -1,0 +1,87 @@
+"""Aggregates worth keeping between requests (Flask-Caching).
+
+The cache is in-process by default (``CACHE_TYPE = "SimpleCache"``); several workers
+share one in Redis (``CACHE_TYPE = "RedisCache"``, ``CACHE_REDIS_URL``). What is kept
+here are counts over a region's subtree, never rows of people: the home page's cards cost
+a scan of the city (about 250 ms at a million retirees) on every staff member's landing.
+
+A kept value is filed under the *generation* of the tables it was computed from. Every
+commit that wrote to one of those tables — an ORM flush or a bulk UPDATE, INSERT or
+DELETE through any session of this process — gives the table a new generation, so the
+next reader computes afresh. Writers in other processes reach a shared (Redis) cache the
+same way; with the in-process default they are seen within ``CACHE_DEFAULT_TIMEOUT``.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from itertools import chain
+
+from flask import current_app, has_app_context
+from flask_caching import Cache
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+cache = Cache()
+
+_WRITTEN = "ra_written_tables"
+
+
+def init_app(app) -> None:
+    app.config.setdefault("CACHE_TYPE", "SimpleCache")
+    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
+    app.config.setdefault("CACHE_KEY_PREFIX", "retiree_admin:")
+    cache.init_app(app)
+
+
+def generation(table: str) -> str:
+    """The table's current generation: a token that changes with every committed write."""
+    key = f"gen:{table}"
+    token = cache.get(key)
+    if token is None:
+        token = uuid.uuid4().hex
+        cache.set(key, token, timeout=0)
+    return token
+
+
+def kept(name: str, tables: tuple[str, ...], compute: Callable[[], object]):
+    """``compute()``, kept until one of ``tables`` is written (or the timeout passes)."""
+    key = ":".join([name, *(generation(t) for t in tables)])
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value)
+    return value
+
+
+def _tables_of(objects) -> set[str]:
+    return {table.name for obj in objects
+            if (table := getattr(type(obj), "__table__", None)) is not None}
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session, _context):
+    written = _tables_of(chain(session.new, session.dirty, session.deleted))
+    if written:
+        session.info.setdefault(_WRITTEN, set()).update(written)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk(state):
+    table = getattr(state.statement, "table", None)
+    if (state.is_update or state.is_delete or state.is_insert) and table is not None:
+        state.session.info.setdefault(_WRITTEN, set()).add(table.name)
+
+
+@event.listens_for(Session, "after_commit")
+def _new_generations(session):
+    written = session.info.pop(_WRITTEN, None)
+    if written:
+        touch(*written)
+
+
+def touch(*tables: str) -> None:
+    """New generations for ``tables``: for writers that bypass the session (COPY)."""
+    if has_app_context() and "cache" in current_app.extensions:
+        for table in tables:
+            cache.set(f"gen:{table}", uuid.uuid4().hex, timeout=0)

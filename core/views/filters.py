@@ -11,8 +11,10 @@ the last instantiated filter of that name wins (``map_args_filter``), so the col
 filter class may not be the one applied; ``CheckedFilters`` takes it from the column."""
 from __future__ import annotations
 
+import copy
 import re
 
+from flask import g, has_request_context
 from flask_appbuilder.exceptions import (
     InvalidColumnFilterFABException,
     InvalidOperationFilterFABException,
@@ -112,6 +114,22 @@ class CheckedFilters(Filters):
     while the query runs answers 500 (``{"value": 99999999999999999999}`` on a text
     column, ``"abc"`` for a related id, an integer for a text column on PostgreSQL)."""
 
+    def fresh(self) -> CheckedFilters:
+        """The same offered filters with no active ones, without converting every column
+        of the model again (FAB's ``Filters(...)`` does, several times per list page)."""
+        new = copy.copy(self)
+        new.clear_filters()
+        return new
+
+    def get_joined_filters(self, filters) -> CheckedFilters:
+        joined = self.fresh()
+        joined.filters = self.filters + filters.filters
+        joined.values = self.values + filters.values
+        return joined
+
+    def copy(self) -> CheckedFilters:
+        return self.get_joined_filters(self.fresh())
+
     def coerce(self, col: str, opr: str, value):
         if opr in LIST_OPERATIONS:
             if not isinstance(value, list) or len(value) > 1000:
@@ -149,3 +167,24 @@ class CheckedFilters(Filters):
             except InvalidFilter as exc:  # refused here: FAB answers 500 for errors later
                 raise InvalidOperationFilterFABException(exc.message) from exc
             self._add_filter(found, value)
+
+
+class RequestFilters:
+    """Each request's own active filters. FAB keeps them on the view (``self._filters``),
+    one object for every request the process serves: with gunicorn's threads, two
+    requests to one screen clear and fill the same list, and one may run with the other's
+    filters. The offered filters stay shared; the active ones live on ``flask.g``."""
+
+    @property
+    def _filters(self):
+        shared = self.__dict__.get("_shared_filters")
+        if shared is None or not has_request_context():
+            return shared
+        own = g.setdefault("ra_view_filters", {})
+        if id(self) not in own:
+            own[id(self)] = shared.fresh()
+        return own[id(self)]
+
+    @_filters.setter
+    def _filters(self, value) -> None:
+        self.__dict__["_shared_filters"] = value

@@ -101,3 +101,40 @@ def test_q_that_breaks_the_rison_parser_is_400_not_500(app, client_for, q):
     answer = client_for("admin").get("/api/v1/retiree/", query_string={"q": q})
     assert answer.status_code == 400, answer.get_data(as_text=True)[:300]
     assert "查询参数q" in answer.json["message"]
+
+
+def _views(app, *names):
+    found = {type(v).__name__: v for v in app.appbuilder.baseviews}
+    return [found[name] for name in names]
+
+
+def test_requests_never_share_active_filters(app, client_for, two_retirees):
+    """FAB keeps a view's active filters on the view, one object for all the requests a
+    process serves: two threads of a gunicorn worker would clear and fill the same list.
+    Each request now has its own, and a filtered request leaves the view's untouched."""
+    import threading
+
+    complete, incomplete = two_retirees
+    screen, api = _views(app, "RetireeModelView", "RetireeApi")
+    admin = client_for("admin")
+    page = admin.get("/retiree/list/?_flt_0_form_complete=y").get_data(as_text=True)
+    assert f"/retiree/show/{complete}" in page
+    answer = admin.get("/api/v1/retiree/?q=(filters:!((col:form_complete,opr:eq,value:n)))")
+    assert [row["id"] for row in answer.json["result"]] == [incomplete]
+    for view in (screen, api):
+        assert view.__dict__["_shared_filters"].filters == []
+
+    with app.test_request_context("/retiree/list/"):
+        mine = screen._filters
+        assert mine is screen._filters and mine is not screen.__dict__["_shared_filters"]
+        theirs = []
+
+        def other_request():
+            with app.test_request_context("/retiree/list/"):
+                theirs.append(screen._filters)
+
+        thread = threading.Thread(target=other_request)
+        thread.start()
+        thread.join()
+        assert theirs and theirs[0] is not mine
+        assert mine.get_search_filters() is theirs[0].get_search_filters()

@@ -192,7 +192,10 @@ def configure_plugins(app: Flask) -> PluginRegistry:
 def configure_appbuilder(app: Flask) -> AppBuilder:
     # CSRF before AppBuilder, or API login breaks (FAB_NOTES).
     csrf.init_app(app)
+    from core.views import rison
     from core.views.home import HomeView
+
+    rison.install()
 
     appbuilder = AppBuilder(update_perms=False, indexview=HomeView, menu=Menu(reverse=False),
                             base_template="ra_base.html")

@@ -13,6 +13,10 @@ workers = int(os.environ.get("RETIREE_ADMIN_WORKERS", 2 * multiprocessing.cpu_co
 worker_class = "gthread"
 threads = int(os.environ.get("RETIREE_ADMIN_THREADS", 2))
 timeout = 60
+# Idle keep-alive connections are closed after this many seconds: above a browsing
+# client's pause between pages, or a request sent as the server closes the connection
+# gets no answer (nginx in front speaks HTTP/1.0 to us and keeps none).
+keepalive = 5
 graceful_timeout = 30
 max_requests = 2000
 max_requests_jitter = 200

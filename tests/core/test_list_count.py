@@ -24,14 +24,48 @@ def test_beyond_the_cap_the_screen_says_more_than_and_pages_still_work(app, clie
                                                                       monkeypatch):
     monkeypatch.setattr(base, "COUNT_EXACT_UP_TO", 5)
     admin = client_for("admin")
-    answer = admin.get("/api/v1/retiree/?q=(page_size:3,page:2)")
+    answer = admin.get("/api/v1/retiree/?q=(page_size:3,page:1)")
     assert answer.json["count"] == 6            # the cap plus one: "more than 5"
+    answer = admin.get("/api/v1/retiree/?q=(page_size:3,page:2)")
     assert len(answer.json["ids"]) == 1          # the third page of 3 still has the 7th row
+    assert answer.json["count"] == 7             # and, not full, ends the list: exact
     page = admin.get("/retiree/list/?psize_RetireeModelView=3").get_data(as_text=True)
     assert "超过5" in page
     last = admin.get("/retiree/list/?psize_RetireeModelView=3&page_RetireeModelView=2")
     assert last.status_code == 200
     assert f"/retiree/show/{seven[0]}\"" in last.get_data(as_text=True)
+
+
+def test_a_page_that_is_not_full_is_counted_without_a_count(app, client_for, seven):
+    """The rows before a short page plus its own are the count: no COUNT query (a
+    selective name search would scan the subtree twice), and the figure is exact."""
+    from sqlalchemy import event
+
+    from core.extensions import db
+
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, params, context, executemany):
+        seen.append(statement.lower())
+
+    admin = client_for("admin")
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        short = admin.get("/api/v1/retiree/?q=(page_size:5,page:1)").json
+        name = admin.get("/api/v1/retiree/?q=(filters:!((col:name,opr:ct,value:%E5%BC%A0)))")
+        page = admin.get("/retiree/list/?psize_RetireeModelView=5&page_RetireeModelView=1")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert (short["count"], len(short["ids"])) == (7, 2)
+    assert name.json["count"] == 1
+    assert page.status_code == 200
+    assert not [s for s in seen if "count(" in s and "retiree" in s]
+    full = admin.get("/api/v1/retiree/?q=(page_size:5,page:0)").json
+    assert (full["count"], len(full["ids"])) == (7, 5)
+    past = admin.get("/api/v1/retiree/?q=(page_size:5,page:3)").json
+    assert (past["count"], past["ids"]) == (7, [])
 
 
 def _statements(app, request) -> int:

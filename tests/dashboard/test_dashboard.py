@@ -379,12 +379,14 @@ def test_charts_aggregate_in_sql_and_never_load_rows(app, client_for):
     flat = " ".join(large[0].lower().split())
     assert "retiree.name" not in flat and "retiree.id_card_no" not in flat, flat
     assert flat.endswith("group by retiree.region_path, retiree.form_complete, "
-                         "retiree.management_state"), flat
-    # Conditions on the grouped columns (the region bars, in the register) are checked on
-    # the groups, not per row: no conditional count tests the region or the state.
+                         "retiree.management_state, retiree.gender"), flat
+    # Conditions on the grouped columns (the region bars, in the register, the age
+    # pyramid's sides) are checked on the groups, not per row: no conditional count tests
+    # the region, the state or the gender.
     counts = flat.split(" from retiree ")[0].split("count(*) filter (where")[1:]
     assert len(counts) >= 40, flat
-    assert not [c for c in counts if "region_path" in c or "management_state" in c], flat
+    assert not [c for c in counts if "region_path" in c or "management_state" in c
+                or "gender" in c], flat
 
 
 # --- access and navigation -------------------------------------------------------------

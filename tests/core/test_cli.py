@@ -232,6 +232,7 @@ def test_bench_runs_end_to_end_and_prints_its_table(empty_database, tmp_path):
     result = script("bench", "--retirees", "1000", "--import-rows", "200", "--json-out",
                     str(out), database_url=empty_database, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    for label in ("列表页", "API 列表首页", "退休人员查看", "仪表盘", "导入 200 行", "导出"):
+    for label in ("列表页", "API 列表首页", "退休人员查看", "仪表盘", "导入 200 行", "导出",
+                  "CPU参考"):
         assert label in result.stdout, result.stdout
     assert out.is_file() and out.stat().st_size > 0

@@ -22,6 +22,8 @@ from flask_caching import Cache
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from core.scoping import current_scope
+
 cache = Cache()
 
 _WRITTEN = "ra_written_tables"
@@ -45,8 +47,10 @@ def generation(table: str) -> str:
 
 
 def kept(name: str, tables: tuple[str, ...], compute: Callable[[], object]):
-    """``compute()``, kept until one of ``tables`` is written (or the timeout passes)."""
-    key = ":".join([name, *(generation(t) for t in tables)])
+    """``compute()``, kept until one of ``tables`` is written (or the timeout passes).
+    The key includes the reader's region scope, as every query does: a figure computed
+    for one region is never served to another (or to code running unscoped)."""
+    key = ":".join([name, current_scope() or "*", *(generation(t) for t in tables)])
     value = cache.get(key)
     if value is None:
         value = compute()

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from core import caching
 from core.extensions import db
 from core.registry.fields import IN_REGISTER
-from core.scoping import current_scope
 
 
 class HomeView(IndexView):
@@ -33,7 +32,7 @@ class HomeView(IndexView):
                        func.count().filter(Retiree.form_complete.is_(False)))
                 .group_by(Retiree.management_state))]
 
-        rows = caching.kept(f"home:{current_scope()}", ("retiree",), scan)
+        rows = caching.kept("home", ("retiree",), scan)
         counts = {state: n for state, n, _ in rows}
         incomplete = sum(missing for state, _, missing in rows if state in IN_REGISTER)
         plugins = current_app.extensions["retiree_admin.plugins"]

@@ -104,6 +104,28 @@ def test_home_counts_are_not_shared_across_regions(app, client_for, create_retir
     assert sum(cards(client_for("c_pj11"))[:3]) == 1
 
 
+def test_kept_values_are_keyed_by_the_readers_scope(app):
+    """core.caching.kept: the same name computed under two scopes is two values, and code
+    running unscoped has its own; a plugin need not remember to key by region."""
+    from core import caching
+    from core.scoping import scoped_to, unscoped
+
+    calls = []
+
+    def compute(label):
+        return lambda: calls.append(label) or label
+
+    with app.test_request_context("/"):
+        with scoped_to("/320500/320502/"):
+            assert caching.kept("figure", ("retiree",), compute("d1")) == "d1"
+            assert caching.kept("figure", ("retiree",), compute("again")) == "d1"
+        with scoped_to("/320500/320503/"):
+            assert caching.kept("figure", ("retiree",), compute("d2")) == "d2"
+        with unscoped():
+            assert caching.kept("figure", ("retiree",), compute("all")) == "all"
+    assert calls == ["d1", "d2", "all"]
+
+
 def test_workers_share_kept_counts_and_their_invalidation_in_redis(app_factory, client_for,
                                                                   retiree_payload):
     """Two apps (two gunicorn workers) on one Redis cache: a write through one is seen by

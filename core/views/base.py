@@ -20,7 +20,8 @@ from flask_appbuilder.utils.base import get_column_root_relation, is_column_dott
 from sqlalchemy import UniqueConstraint, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import RelationshipProperty
+from sqlalchemy.orm import MANYTOONE, RelationshipProperty
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
@@ -36,6 +37,7 @@ from core.views.lookup import (
 )
 from core.views.messages import ChineseSchemaMessages
 from core.views.openapi import DocumentedModelRestApi
+from core.views.search import KeptSearchWidget
 
 MAX_ID = 2**31 - 1  # the largest value of an Integer primary key on PostgreSQL
 NOT_AN_OBJECT = "请求内容须为JSON对象"
@@ -130,6 +132,29 @@ class ScopedInterface(SQLAInterface):
         return CheckedFilters(self.filter_converter_class, self,
                               search_columns=search_columns or [],
                               search_filters=search_filters)
+
+    def get_values(self, lst, list_columns):
+        self._load_references(lst, list_columns)
+        return super().get_values(lst, list_columns)
+
+    def _load_references(self, rows, columns) -> None:
+        """The many-to-one references a list shows, read in one query each for the page's
+        rows: FAB reads them one by one, a query per distinct community on a page."""
+        relationships = sa_inspect(self.obj).relationships
+        for name in {c.split(".")[0] for c in columns if isinstance(c, str)}:
+            relation = relationships.get(name)
+            if relation is None or relation.direction is not MANYTOONE \
+                    or list(relation.remote_side) != list(relation.mapper.primary_key):
+                continue
+            key = sa_inspect(self.obj).get_property_by_column(
+                next(iter(relation.local_columns))).key
+            ids = {getattr(row, key) for row in rows} - {None}
+            target = relation.mapper
+            pk = target.get_property_by_column(target.primary_key[0]).key
+            found = {getattr(obj, pk): obj for obj in self.session.scalars(
+                select(target.class_).where(target.primary_key[0].in_(ids)))} if ids else {}
+            for row in rows:
+                set_committed_value(row, name, found.get(getattr(row, key)))
 
     @functools.cached_property
     def _no_filters(self) -> CheckedFilters:
@@ -228,6 +253,7 @@ class ScopedModelView(RequestFilters, ModelView):
 
     page_size = 20
     search_filters: dict | None = None
+    search_widget = KeptSearchWidget
 
     def _init_properties(self) -> None:
         super()._init_properties()

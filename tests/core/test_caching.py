@@ -150,3 +150,37 @@ def test_workers_share_kept_counts_and_their_invalidation_in_redis(app_factory, 
     response = client_for("admin", one).post("/api/v1/retiree/", json=retiree_payload(7))
     assert response.status_code == 201, response.json
     assert sum(cards(reader)[:3]) == 1
+
+
+def test_search_form_fields_are_kept_until_their_related_rows_change(app, client_for,
+                                                                     create_retiree):
+    """core.views.search: the list's search form (every search column's input, the
+    community drop-down read from the region table) is rendered once per screen, region
+    and language; a new community appears in it at once."""
+    import json
+
+    from core.extensions import db
+    from core.regions import Region
+
+    def offered(page: str, name: str) -> bool:  # the form's inputs travel as JSON
+        return json.dumps(name)[1:-1] in page
+
+    create_retiree(8)
+    client = client_for("s_cl1")
+    first = client.get("/retiree/list/").get_data(as_text=True)
+    assert offered(first, "西街社区") and not offered(first, "新桥社区")
+    with Statements(app) as seen:
+        again = client.get("/retiree/list/").get_data(as_text=True)
+    assert not [s for s in seen if "FROM region" in s and "IN (" not in s], seen
+    assert offered(again, "西街社区")
+
+    with app.app_context():
+        street = db.session.scalars(Region.__table__.select().where(
+            Region.code == "320502001").with_only_columns(Region.id)).one()
+        db.session.add(Region(code="320502001009", name="新桥社区", level="community",
+                              parent=db.session.get(Region, street)))
+        db.session.commit()
+    assert offered(client.get("/retiree/list/").get_data(as_text=True), "新桥社区")
+    # another street's clerk has their own form: the new community is not offered there
+    other = client_for("s_cl2").get("/retiree/list/").get_data(as_text=True)
+    assert offered(other, "南苑社区") and not offered(other, "新桥社区")

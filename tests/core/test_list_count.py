@@ -68,7 +68,7 @@ def test_a_page_that_is_not_full_is_counted_without_a_count(app, client_for, sev
     assert (past["count"], past["ids"]) == (7, [])
 
 
-def _statements(app, request) -> int:
+def _statements(app, request, seen_out=None) -> int:
     from sqlalchemy import event
 
     from core.extensions import db
@@ -85,6 +85,8 @@ def _statements(app, request) -> int:
         assert request().status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", record)
+    if seen_out is not None:
+        seen_out.extend(seen)
     return len(seen)
 
 
@@ -101,3 +103,20 @@ def test_api_list_and_show_read_masked_columns_with_the_row_not_per_person(
     assert all("*" in row["id_card_masked"] and "*" in row["phone_masked"] for row in answer)
     shown = admin.get(f"/api/v1/retiree/{seven[0]}").json["result"]
     assert "*" in shown["id_card_masked"] and shown["employer"]
+
+
+def test_list_page_reads_the_shown_references_in_one_query(app, client_for, create_retiree):
+    """A list shows each person's community: read for the whole page in one query, not a
+    query per community (the scope's criteria make every lazy load a query)."""
+    communities = ["320502001001", "320502001002", "320502002001", "320503001001"]
+    admin = client_for("admin")
+    create_retiree(1, community=communities[0])
+    admin.get("/retiree/list/")  # the search form, kept from here on
+    a, b = [], []
+    few = _statements(app, lambda: admin.get("/retiree/list/"), a)
+    for n, code in enumerate(communities[1:], start=2):
+        create_retiree(n, community=code)
+    page = admin.get("/retiree/list/").get_data(as_text=True)
+    assert all(name in page for name in ("东园社区", "西街社区", "南苑社区", "仓街社区"))
+    many = _statements(app, lambda: admin.get("/retiree/list/"), b)
+    assert many == few, "\n".join(x[:100] for x in a + ["---"] + b)

@@ -30,8 +30,8 @@ _WRITTEN = "ra_written_tables"
 
 
 def init_app(app) -> None:
-    app.config.setdefault("CACHE_TYPE", "SimpleCache")
-    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
+    """The cache of config.py's CACHE_* settings, its keys apart from other apps' in a
+    shared Redis."""
     app.config.setdefault("CACHE_KEY_PREFIX", "retiree_admin:")
     cache.init_app(app)
 

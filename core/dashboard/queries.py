@@ -63,15 +63,16 @@ class Tally:
 
     The scan is grouped by the columns in GROUPED (a community's path, the form's
     completeness, the management state, the gender): a cell's conditions on those
-    columns are checked here, on each group's key, and the rest become one conditional count, ``COUNT(*) FILTER (WHERE …)``, shared
-    by every cell with the same rest. So the region chart's bars, the in-register test of
-    nearly every cell and the completeness by community cost no condition per row and no
-    second scan, and the age pyramid's two sides share their age bands' counts (issue 6:
-    at a million rows each condition evaluated per row costs about 8–11 ms; grouping by
-    gender took the city's dashboard from about 1.0 s to 0.83 s). The groups are at most
-    communities × 2 × states × 2, a few thousand rows. Grouping by more columns
-    (category) costs more in Python, on the groups, than it saves in SQL. A cell
-    is given with the scope's conditions too (its list URL needs them)."""
+    columns are checked here, on each group's key, and the rest become one conditional
+    count, ``COUNT(*) FILTER (WHERE …)``, shared by every cell with the same rest. So
+    the region chart's bars, the in-register test of nearly every cell and the
+    completeness by community cost no condition per row and no second scan, and the age
+    pyramid's two sides share their age bands' counts (issue 6: at a million rows each
+    condition evaluated per row costs about 8–11 ms; grouping by gender took the city's
+    dashboard from about 1.0 s to 0.83 s). The groups are at most communities × 2 ×
+    states × 2, a few thousand rows. Grouping by more columns (category) costs more in
+    Python, on the groups, than it saves in SQL. A cell is given with the scope's
+    conditions too (its list URL needs them)."""
 
     GROUPED = ("region_path", "form_complete", "management_state", "gender")
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 PASSWORD = "Test@2024pw"
@@ -308,6 +310,26 @@ def import_file(app, tmp_path):
         return path, bad
 
     return make
+
+
+@contextmanager
+def statements(app) -> Iterator[list[str]]:
+    """The SQL statements ``app``'s engine runs inside the block, in order: for tests
+    that a page's queries do not grow with its rows, or that a value was kept."""
+    from core.extensions import db
+
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def missing(message: str) -> None:

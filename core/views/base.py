@@ -140,14 +140,13 @@ class ScopedInterface(SQLAInterface):
     def _load_references(self, rows, columns) -> None:
         """The many-to-one references a list shows, read in one query each for the page's
         rows: FAB reads them one by one, a query per distinct community on a page."""
-        relationships = sa_inspect(self.obj).relationships
+        mapper = sa_inspect(self.obj)
         for name in {c.split(".")[0] for c in columns if isinstance(c, str)}:
-            relation = relationships.get(name)
+            relation = mapper.relationships.get(name)
             if relation is None or relation.direction is not MANYTOONE \
                     or list(relation.remote_side) != list(relation.mapper.primary_key):
                 continue
-            key = sa_inspect(self.obj).get_property_by_column(
-                next(iter(relation.local_columns))).key
+            key = mapper.get_property_by_column(next(iter(relation.local_columns))).key
             ids = {getattr(row, key) for row in rows} - {None}
             target = relation.mapper
             pk = target.get_property_by_column(target.primary_key[0]).key

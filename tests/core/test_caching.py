@@ -5,9 +5,9 @@ import os
 import re
 import uuid
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
-from core.testing import missing
+from core.testing import missing, statements
 
 REDIS_URL = os.environ.get("RETIREE_ADMIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -18,27 +18,6 @@ def cards(client) -> list[int]:
     return [int(n) for n in re.findall(r'class="ra-num">(\d+)<', block)[:4]]
 
 
-class Statements:
-    """The SQL statements an app runs while the context is open."""
-
-    def __init__(self, app):
-        from core.extensions import db
-
-        with app.app_context():
-            self.engine = db.engine
-        self.seen: list[str] = []
-
-    def _note(self, _conn, _cursor, statement, *_):
-        self.seen.append(statement)
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._note)
-        return self.seen
-
-    def __exit__(self, *_):
-        event.remove(self.engine, "before_cursor_execute", self._note)
-
-
 def counting(statements: list[str]) -> list[str]:
     return [s for s in statements if "management_state" in s and "count(" in s.lower()]
 
@@ -47,7 +26,7 @@ def test_home_counts_are_kept_between_requests(app, client_for, create_retiree):
     create_retiree(1)
     client = client_for("c_cl11")
     first = cards(client)
-    with Statements(app) as seen:
+    with statements(app) as seen:
         again = cards(client)
     assert again == first
     assert counting(seen) == [], "the second visit scanned the register again"
@@ -89,7 +68,7 @@ def test_home_counts_survive_writes_to_other_tables(app, client_for, create_reti
     with app.app_context():
         db.session.add(Enterprise(unit_no="320599999", name="测试缓存有限公司"))
         db.session.commit()
-    with Statements(app) as seen:
+    with statements(app) as seen:
         cards(client)
     assert counting(seen) == []
 
@@ -142,7 +121,7 @@ def test_workers_share_kept_counts_and_their_invalidation_in_redis(app_factory, 
     one, two = app_factory(**shared), app_factory(**shared)
     reader = client_for("c_cl11", two)
     assert cards(reader)[:3] == [0, 0, 0]
-    with Statements(two) as seen:
+    with statements(two) as seen:
         cards(reader)
     assert counting(seen) == []
     assert redis.Redis.from_url(REDIS_URL).keys(f"{prefix}*"), "nothing was kept in Redis"
@@ -169,7 +148,7 @@ def test_search_form_fields_are_kept_until_their_related_rows_change(app, client
     client = client_for("s_cl1")
     first = client.get("/retiree/list/").get_data(as_text=True)
     assert offered(first, "西街社区") and not offered(first, "新桥社区")
-    with Statements(app) as seen:
+    with statements(app) as seen:
         again = client.get("/retiree/list/").get_data(as_text=True)
     assert not [s for s in seen if "FROM region" in s and "IN (" not in s], seen
     assert offered(again, "西街社区")

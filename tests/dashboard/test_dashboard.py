@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 import config
 from core.testing import missing
@@ -350,29 +350,19 @@ def test_summary_pdf_is_one_page_with_the_numbers(seeded, client_for, poppler, t
 
 def test_charts_aggregate_in_sql_and_never_load_rows(app, client_for):
     """Item 7: counted in SQL, never row by row."""
-    from core.extensions import db
+    from core.testing import statements
 
     client = client_for("sup")
 
-    def statements() -> list[str]:
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, params, context, executemany):
-            seen.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+    def tally_statements() -> list[str]:
+        with statements(app) as seen:
             assert client.get("/dashboard/data").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
         return [s for s in seen if "retiree" in s.lower() and "retiree_" not in s.lower()]
 
     seed_retirees(app, n=20)
-    small = statements()
+    small = tally_statements()
     seed_retirees(app, n=200, seed=7)
-    large = statements()
+    large = tally_statements()
     # One grouped pass of conditional counts for the cards and all seven charts: the same
     # one statement for 20 people or 220.
     assert len(small) == len(large) == 1, large

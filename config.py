@@ -85,6 +85,10 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 JOB_QUEUE = "retiree-admin"
 JOB_TIMEOUT = 3600
 IMPORT_MAX_BYTES = 50 * 1024 * 1024
+# On PostgreSQL, an import of more rows than this is checked and written by IMPORT_WORKERS
+# processes (core.registry.import_workers); SQLite and smaller files use one.
+IMPORT_WORKERS = 2
+IMPORT_PARALLEL_FROM_ROWS = 2000
 
 # --- Security (MLPS 2.0 level 3, PIPL; docs/SECURITY.md lists each control) ----------
 # Password policy, on every path that sets a password.

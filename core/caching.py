@@ -84,6 +84,12 @@ def _new_generations(session):
         touch(*written)
 
 
+def pending_writes(session) -> set[str]:
+    """The tables the session's open transaction has written: what its commit will touch
+    (a worker process reports them to the process whose cache readers use)."""
+    return set(session.info.get(_WRITTEN, ()))
+
+
 def touch(*tables: str) -> None:
     """New generations for ``tables``: for writers that bypass the session (COPY)."""
     if has_app_context() and "cache" in current_app.extensions:

@@ -31,6 +31,8 @@ hookimpl = pluggy.HookimplMarker("retiree_admin")
 # Settings read once for a block of batch work (``PluginRegistry.settings_read_once``).
 _batch_settings: contextvars.ContextVar = contextvars.ContextVar("ra_plugin_settings",
                                                                  default=None)
+# The plugins off for each region path, found once per such block.
+_batch_off: contextvars.ContextVar = contextvars.ContextVar("ra_plugins_off", default=None)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class PluginRegistry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, LoadedPlugin] = {}
         self._view_owner: dict[str, str] = {}
+        self._relays: dict[frozenset, _SubsetRelay] = {}
 
     # --- loading --------------------------------------------------------------------
     def load(self, packages: list[str], entry_point_group: str, blocklist: list[str],
@@ -191,9 +194,11 @@ class PluginRegistry:
         for the block, as a request does, instead of at every hook call; a switch made
         meanwhile applies from the next block."""
         token = _batch_settings.set(self._read_settings(session))
+        off = _batch_off.set({})
         try:
             yield
         finally:
+            _batch_off.reset(off)
             _batch_settings.reset(token)
 
     def enabled_for_path(self, plugin: str, path: str, session) -> bool:
@@ -277,18 +282,31 @@ class PluginRegistry:
 
     # --- calling rule hooks for a region --------------------------------------------
     def hook_for(self, path: str | None, session):
-        """The hook relay with the plugins switched off for ``path`` left out."""
-        off = frozenset(
-            loaded.module for name, loaded in self.plugins.items()
-            if path is None or not self.enabled_for_path(name, path, session))
+        """The hook relay with the plugins switched off for ``path`` left out (in a
+        ``settings_read_once`` block, worked out once per path)."""
+        known = _batch_off.get()
+        off = known.get(path) if known is not None else None
+        if off is None:
+            off = frozenset(
+                loaded.module for name, loaded in self.plugins.items()
+                if path is None or not self.enabled_for_path(name, path, session))
+            if known is not None:
+                known[path] = off
         if not off:
             return self.pm.hook
-        return _SubsetRelay(self.pm, off)
+        relay = self._relays.get(off)
+        if relay is None:
+            relay = self._relays[off] = _SubsetRelay(self.pm, off)
+        return relay
 
 
 class _SubsetRelay:
+    """The hooks without some plugins; each hook's caller is made once."""
+
     def __init__(self, pm: pluggy.PluginManager, remove: frozenset) -> None:
         self._pm, self._remove = pm, remove
 
     def __getattr__(self, name: str):
-        return self._pm.subset_hook_caller(name, remove_plugins=self._remove)
+        caller = self._pm.subset_hook_caller(name, remove_plugins=self._remove)
+        setattr(self, name, caller)
+        return caller

@@ -10,6 +10,7 @@ from core.cli import fail
 from core.errors import RuleViolation
 from core.extensions import db
 from core.registry import excel, exchange
+from core.registry.import_workers import WorkerFailed
 from core.registry.models import Retiree
 
 KINDS = click.Choice(["retirees"])
@@ -29,8 +30,10 @@ def template_command(kind, out):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--report", type=click.Path(dir_okay=False, writable=True),
               help="错误报告（xlsx）写到这里")
+@click.option("--workers", type=click.IntRange(1, 16), default=None,
+              help="校验、写入的进程数（默认 IMPORT_WORKERS；SQLite 上默认 1）")
 @with_appcontext
-def import_command(kind, file, report):
+def import_command(kind, file, report, workers):
     """导入Excel：逐行校验，合格行入库，不合格行写入错误报告；按个人编号更新，不重复登记。"""
     with click.progressbar(length=_row_estimate(file), label="导入中") as bar:
         last = [0]
@@ -39,9 +42,12 @@ def import_command(kind, file, report):
             bar.update(n - last[0])
             last[0] = n
         try:
-            result = exchange.import_retirees(db.session, file, "cli", progress=progress)
+            result = exchange.import_retirees(db.session, file, "cli", progress=progress,
+                                              workers=workers)
         except RuleViolation as exc:
             db.session.rollback()
+            fail(exc.message)
+        except WorkerFailed as exc:
             fail(exc.message)
     click.echo("；".join(f"{k} {v}" for k, v in result.summary().items()))
     if report:

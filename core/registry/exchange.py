@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice
+from itertools import chain, islice
 
 from flask import current_app
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased, selectinload
 from core import events
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.regions import Region
-from core.registry import excel, service
+from core.registry import excel, import_workers, service
 from core.registry.fields import FORM_FIELDS, MANAGEMENT_STATE
 from core.registry.models import EmploymentAgency, Enterprise, Retiree
 from core.registry.validators import (
@@ -182,29 +182,49 @@ CHUNK_ROWS = 500
 
 def import_retirees(session, source, actor: str,
                     progress: Callable[[int], None] | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+                    chunk_rows: int = CHUNK_ROWS, workers: int | None = None) -> ImportResult:
     """A31: validate and upsert every row; returns counts and per-row errors. Rows go in
     chunks, each committed: what their checks look up is read for the whole chunk in a
     few queries, and the chunk is written with one flush in a savepoint. Should the
     database still refuse it, the chunk is done again row by row, each row in its own
-    savepoint, so the bad row is reported and the others are kept."""
+    savepoint, so the bad row is reported and the others are kept. A file of more than
+    ``IMPORT_PARALLEL_FROM_ROWS`` rows on PostgreSQL is checked and written by
+    ``workers`` processes (default ``IMPORT_WORKERS``; see ``import_workers``)."""
     result = ImportResult()
-    plugins = current_app.extensions["retiree_admin.plugins"]
     rows = excel.read_rows(source)
+    workers = import_workers.worker_count(session) if workers is None else workers
+    head = list(islice(rows, current_app.config["IMPORT_PARALLEL_FROM_ROWS"])) \
+        if workers > 1 else []
+
+    def done(chunk: list[tuple[int, dict]], outcomes: list[str | list[str]]) -> None:
+        for (row_no, row_shown), outcome in zip(chunk, outcomes, strict=True):
+            result.add(row_no, row_shown, outcome)
+        if progress:
+            progress(result.total)
+        session.commit()  # on SQLite the progress is written on this session
+
+    if workers > 1 and len(head) == current_app.config["IMPORT_PARALLEL_FROM_ROWS"]:
+        session.commit()  # nothing of this session's is held while the workers write
+        import_workers.import_split(chain(head, rows), workers, actor, chunk_rows, _shown,
+                                    done)
+        result.errors.sort(key=lambda error: error[0])
+        return result
+    plugins = current_app.extensions["retiree_admin.plugins"]
+    rows = chain(head, rows)
     with _collected_per_chunk() as collect:
         while chunk := list(islice(rows, chunk_rows)):
-            shown = [{k: raw.get(k) for k in ("name", "personal_no", "id_card_no")}
-                     for _, raw in chunk]
+            shown = [(row_no, _shown(raw)) for row_no, raw in chunk]
             with plugins.settings_read_once(session):
                 outcomes = _import_chunk(session, [raw for _, raw in chunk], actor)
             session.commit()
-            for (row_no, _), row_shown, outcome in zip(chunk, shown, outcomes, strict=True):
-                result.add(row_no, row_shown, outcome)
+            done(shown, outcomes)
             collect()
-            if progress:
-                progress(result.total)
-    session.commit()
     return result
+
+
+def _shown(raw: dict) -> dict:
+    """What the error report repeats of a row, as it was in the file."""
+    return {k: raw.get(k) for k in ("name", "personal_no", "id_card_no")}
 
 
 @contextmanager

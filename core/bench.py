@@ -4,7 +4,7 @@ returns the same rows in the same run.
 
 Screens are measured in-process through the Flask test client (no HTTP server and no
 network in the figures); the import and the export run in a child process so that their
-peak memory (max RSS) is their own.
+peak memory is their own (the PSS of that process and of the import's workers, summed).
 """
 from __future__ import annotations
 
@@ -74,7 +74,10 @@ def _login(app, username: str, password: str):
 
 def _child(code: str, *args: str) -> dict:
     """Run ``code`` in a fresh interpreter with the same database; returns its JSON
-    output with its max RSS in MB."""
+    output with its peak memory in MB: the largest sum, sampled every 0.2 s, of the
+    proportional set size (PSS) of the process and its children (an import's workers
+    share the pages they were forked with; PSS counts a shared page once in all). Where
+    /proc is missing, the process's own peak RSS."""
     env = dict(os.environ, DATABASE_URL=current_app.config["SQLALCHEMY_DATABASE_URI"])
     script = ("import json, resource, sys, time\n"
               "from core.app import create_app\n"
@@ -82,20 +85,46 @@ def _child(code: str, *args: str) -> dict:
               "with app.app_context():\n" + "\n".join("    " + line for line in code.splitlines())
               + "\nout['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
               "print(json.dumps(out))\n")
-    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
-                          text=True, check=False)
-    if done.returncode:
-        raise click.ClickException("子进程失败：" + done.stderr.strip()[-1500:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen([sys.executable, "-c", script, *args], env=env,
+                                 stdout=stdout, stderr=stderr)
+        peak = 0.0
+        while child.poll() is None:
+            peak = max(peak, _tree_pss_mb(child.pid))
+            time.sleep(0.2)
+        stdout.seek(0)
+        stderr.seek(0)
+        if child.returncode:
+            raise click.ClickException("子进程失败：" + stderr.read().strip()[-1500:])
+        out = json.loads(stdout.read().strip().splitlines()[-1])
+    if peak:
+        out["peak_mb"] = peak
+    return out
+
+
+def _tree_pss_mb(pid: int) -> float:
+    """PSS of ``pid`` and its children in MB (0 where /proc cannot tell)."""
+    total = 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for each in [str(pid), *children]:
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    except (OSError, ValueError):
+        return 0.0
+    return total / 1024
 
 
 IMPORT_JOB = """
 from core.extensions import db
-from core.registry import exchange
+from core.registry import exchange, import_workers
 t = time.perf_counter()
 result = exchange.import_retirees(db.session, sys.argv[1], 'bench')
 out = {'rows': result.total, 'created': result.created, 'failed': result.failed,
-       'seconds': time.perf_counter() - t}
+       'seconds': time.perf_counter() - t,
+       'workers': import_workers.worker_count(db.session)
+       if result.total >= app.config['IMPORT_PARALLEL_FROM_ROWS'] else 1}
 """
 
 EXPORT_JOB = """
@@ -199,7 +228,7 @@ def measure(n: int, import_rows: int, export: bool) -> list[tuple[str, float | s
             out = _child(IMPORT_JOB, src)
             rows.append((f"导入 {out['rows']:,} 行（完整校验）", out["seconds"] * 1000,
                          f"{out['rows'] / out['seconds']:,.0f} 行/秒，峰值 {out['peak_mb']:.0f} MB，"
-                         f"新增 {out['created']:,}，失败 {out['failed']}"))
+                         f"新增 {out['created']:,}，失败 {out['failed']}，{out['workers']} 个写入进程"))
         if export:
             out = _child(EXPORT_JOB, str(Path(tmp) / "export.xlsx"), str(n))  # at most N rows
             rows.append((f"导出 {out['rows']:,} 行", out["seconds"] * 1000,

@@ -9,6 +9,7 @@ from functools import cache
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from core.audit.models import AuditEntry, AuditHead
 from core.audit.trail import append, entry
@@ -71,7 +72,7 @@ def _diff(obj, is_new: bool) -> dict:
     for attr in state.mapper.column_attrs:
         if attr.key in BOOKKEEPING or attr.key in unmodified:
             continue
-        hist = state.attrs[attr.key].history
+        hist = state.get_history(attr.key, PASSIVE_NO_INITIALIZE)
         if is_new:
             value = hist.added[0] if hist.added else None
             if value is not None:
@@ -90,7 +91,7 @@ def _relationship_changes(state) -> dict:
     for rel in state.mapper.relationships:
         if not rel.uselist or rel.viewonly:
             continue
-        hist = state.attrs[rel.key].history
+        hist = state.get_history(rel.key, PASSIVE_NO_INITIALIZE)
         if hist.added or hist.deleted:
             before = sorted(str(x) for x in [*hist.unchanged, *hist.deleted])
             after = sorted(str(x) for x in [*hist.unchanged, *hist.added])

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from core.errors import RuleViolation, RuleViolations
 from core.events import emit
@@ -142,7 +143,7 @@ def _refers(r: Retiree, relation: str) -> bool:
     """Whether ``r`` references a row through ``relation``. A relationship set since the
     load (API, screens, import, moves) wins over its foreign key, which follows only at
     flush."""
-    hist = inspect(r).attrs[relation].history
+    hist = _history(inspect(r), relation)
     if hist.added:
         return hist.added[0] is not None
     return getattr(r, relation) is not None or getattr(r, f"{relation}_id") is not None
@@ -221,10 +222,9 @@ class TakenNumbers:
 
     def claim(self, r: Retiree) -> None:
         """``r`` was accepted: its numbers are now its own, those it changed are free."""
-        state = inspect(r)
         for field, _ in UNIQUE:
             owners = self.owner[field]
-            for old in state.attrs[field].history.deleted:
+            for old in _history(inspect(r), field).deleted:
                 if owners.get(old) is r or (r.id is not None and owners.get(old) == r.id):
                     del owners[old]
             owners[getattr(r, field)] = r
@@ -315,14 +315,20 @@ REFERENCES = {"employer_id": "employer", "custodian_agency_id": "custodian_agenc
               "community_id": "community"}
 
 
+def _history(state, key: str):
+    """``state.attrs[key].history`` without building the state of every attribute (what
+    ``attrs`` does on each access: a loop over the fields made that quadratic)."""
+    return state.get_history(key, PASSIVE_NO_INITIALIZE)
+
+
 def _change(state, field: str) -> tuple | None:
-    hist = state.attrs[field].history
+    hist = _history(state, field)
     if not hist.has_changes() and field in REFERENCES:
-        ref = state.attrs[REFERENCES[field]].history
+        ref = _history(state, REFERENCES[field])
         if not ref.added:
             return None
         target = ref.added[0]
-        return state.attrs[field].value, target.id if target is not None else None
+        return getattr(state.obj(), field), target.id if target is not None else None
     if not hist.has_changes():
         return None
     return hist.deleted[0] if hist.deleted else None, hist.added[0] if hist.added else None

@@ -81,8 +81,12 @@ def _plain_config(config) -> dict:
 
 
 def _serve(app, scope: str | None, actor: str, inbox: Connection, outbox: Connection) -> None:
-    """Check and write chunks until told to stop or until the importing process is gone."""
+    """Check and write chunks until told to stop or until the importing process is gone.
+    Ctrl-C is the importing process's to handle: it stops dealing, and each worker
+    finishes the chunk in hand."""
     from core.extensions import db
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from core.registry.exchange import _collected_per_chunk, _import_chunk
 
     with app.app_context(), (unscoped() if scope is None else scoped_to(scope)):
@@ -94,8 +98,8 @@ def _serve(app, scope: str | None, actor: str, inbox: Connection, outbox: Connec
             while True:
                 try:
                     task = inbox.recv()
-                except EOFError:
-                    return  # the importing process is gone
+                except (EOFError, OSError):
+                    return  # the importing process is gone, or stopped mid-message
                 if task is None:
                     return
                 key, rows = task
@@ -220,6 +224,7 @@ class _Pool:
         if fork:
             gc.unfreeze()
         self.in_flight = [0] * workers
+        self.cut: set[int] = set()
         self.meta: dict[int, tuple[int, list]] = {}
         self.keys = itertools.count()
 
@@ -229,7 +234,11 @@ class _Pool:
             self.receive(done)
         key = next(self.keys)
         self.meta[key] = (worker, [(row_no, shown) for row_no, _, shown in chunk])
-        self.inboxes[worker].send((key, [raw for _, raw, _ in chunk]))
+        try:
+            self.inboxes[worker].send((key, [raw for _, raw, _ in chunk]))
+        except BaseException:
+            self.cut.add(worker)  # perhaps half a message: nothing more may follow it
+            raise
         self.in_flight[worker] += 1
 
     def receive(self, done: Callable[[list, list[Outcome]], None]) -> None:
@@ -253,9 +262,10 @@ class _Pool:
 
     def close(self) -> None:
         """Stop the workers: each finishes the chunk in hand (or is already gone)."""
-        for conn in self.inboxes:
-            with contextlib.suppress(OSError):  # that worker may be gone
-                conn.send(None)
+        for worker, conn in enumerate(self.inboxes):
+            if worker not in self.cut:
+                with contextlib.suppress(OSError):  # that worker may be gone
+                    conn.send(None)
             conn.close()
         for pid in self.pids:
             _reap(pid, timeout=60)

@@ -154,25 +154,59 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _cli_import(app, path):
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+               RETIREE_ADMIN_INSTANCE_PATH=app.instance_path,
+               RETIREE_ADMIN_IMPORT_PARALLEL_FROM_ROWS="100")
+    cli = [sys.executable, "-c", "from core.cli import main; main()", "import", "retirees",
+           str(path), "--workers", "2"]
+    return cli, env
+
+
+def _half_way(app, importer):
+    """The workers of an import, once 200 people are in."""
+    deadline = time.time() + 240
+    while time.time() < deadline and _people(app) < 200:
+        assert importer.poll() is None, "the import finished before it could be stopped"
+        time.sleep(0.1)
+    workers = _children(importer.pid)
+    assert len(workers) == 2
+    return workers
+
+
+def test_ctrl_c_stops_a_split_import_after_the_chunks_in_hand(app, import_file):
+    """Ctrl-C reaches the whole process group, as from a terminal: the importing process
+    stops dealing rows, each worker finishes its chunk and exits, nothing is half-written."""
+    from core.extensions import db
+    from core.registry.models import RetireeHistory
+
+    n = 5000
+    path, _ = import_file(n)
+    cli, env = _cli_import(app, path)
+    importer = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers = _half_way(app, importer)
+    os.killpg(importer.pid, signal.SIGINT)
+    _, stderr = importer.communicate(timeout=60)
+    assert importer.returncode != 0
+    assert "Traceback" not in stderr, stderr[-2000:]
+    assert not any(map(_running, workers))
+    partial = _people(app)
+    assert 0 < partial < n
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(RetireeHistory)) == partial
+
+
 def test_killed_split_import_leaves_whole_chunks_no_worker_and_reruns_cleanly(app, import_file):
     """The importing process is killed half-way: its workers notice and stop, every
     stored person is whole, and the re-run adds only the rest. (Up to two chunks per worker
     are in its pipe: the file is larger than that.)"""
     n = 5000
     path, _ = import_file(n)
-    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               RETIREE_ADMIN_INSTANCE_PATH=app.instance_path,
-               RETIREE_ADMIN_IMPORT_PARALLEL_FROM_ROWS="100")
-    cli = [sys.executable, "-c", "from core.cli import main; main()", "import", "retirees",
-           str(path), "--workers", "2"]
+    cli, env = _cli_import(app, path)
     importer = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and _people(app) < 200:
-        assert importer.poll() is None, "the import finished before it could be killed"
-        time.sleep(0.1)
-    workers = _children(importer.pid)
-    assert len(workers) == 2
+    workers = _half_way(app, importer)
     importer.send_signal(signal.SIGKILL)
     importer.wait(timeout=30)
     deadline = time.time() + 60

@@ -84,6 +84,12 @@ def _new_generations(session):
         touch(*written)
 
 
+def note_written(session, table: str) -> None:
+    """For writers that execute on the session's connection (not seen by the ORM): the
+    commit gives ``table`` a new generation."""
+    session.info.setdefault(_WRITTEN, set()).add(table)
+
+
 def pending_writes(session) -> set[str]:
     """The tables the session's open transaction has written: what its commit will touch
     (a worker process reports them to the process whose cache readers use)."""

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import event, insert, inspect, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
+from core import caching
 from core.errors import RuleViolation, RuleViolations
 from core.events import emit
 from core.regions import Region, district_of
@@ -335,10 +337,12 @@ def _change(state, field: str) -> tuple | None:
 
 
 def record_history(session, r: Retiree, actor: str, action: str, reason: str | None) -> None:
-    """A32: one history row per changed field (sensitive values masked)."""
+    """A32: one history row per changed field (sensitive values masked). A new record's
+    row is written by the flush that inserts the record (``_write_created_history``)."""
     state = inspect(r)
     if r.id is None or state.pending or state.transient:
-        session.add(RetireeHistory(retiree=r, actor=actor, action=action, reason=reason))
+        session.info.setdefault(_CREATED, []).append(
+            (r, {"actor": actor, "action": action, "reason": reason}))
         return
     for field in TRACKED:
         change = _change(state, field)
@@ -350,6 +354,46 @@ def record_history(session, r: Retiree, actor: str, action: str, reason: str | N
         session.add(RetireeHistory(retiree_id=r.id, actor=actor, action=action, field=field,
                                    old_value=_text(field, old), new_value=_text(field, new),
                                    reason=reason))
+
+
+# New records whose "created" history row waits for the flush that gives them an id.
+_CREATED = "ra_created_history"
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _write_created_history(session, _context) -> None:
+    """A32: the history rows of the records this flush inserted, in one INSERT on the
+    flush's transaction (an import creates thousands: as ORM objects they were a tenth of
+    its time). A record not yet flushed keeps its row waiting; one that left the session
+    loses it, as the record itself is not written."""
+    queued = session.info.get(_CREATED)
+    if not queued:
+        return
+    now = datetime.now()
+    rows, waiting = [], []
+    for r, values in queued:
+        state = inspect(r)
+        if state.has_identity and not state.deleted:
+            rows.append({**values, "retiree_id": r.id, "at": now})
+        elif state.pending:
+            waiting.append((r, values))
+    session.info[_CREATED] = waiting
+    if rows:
+        session.connection().execute(insert(RetireeHistory.__table__), rows)
+        caching.note_written(session, RetireeHistory.__tablename__)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_created_history(session, _previous) -> None:
+    """Rows queued for records a rollback took out of the session are dropped with them."""
+    queued = session.info.get(_CREATED)
+    if queued:
+        session.info[_CREATED] = [(r, v) for r, v in queued if inspect(r).pending]
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_created_history(session) -> None:
+    session.info.pop(_CREATED, None)
 
 
 def _require_active(r: Retiree) -> None:

@@ -68,7 +68,7 @@ def test_A31_a_chunk_the_database_refuses_is_done_again_row_by_row(app, rows, tm
     with the usual message and the others are kept."""
     from core.extensions import db
     from core.registry import excel, service
-    from core.registry.models import Retiree
+    from core.registry.models import Retiree, RetireeHistory
 
     taken = rows(1)
     excel.write_export(tmp_path / "first.xlsx", [taken])
@@ -83,6 +83,13 @@ def test_A31_a_chunk_the_database_refuses_is_done_again_row_by_row(app, rows, tm
     with app.app_context():
         assert sorted(db.session.scalars(select(Retiree.personal_no))) == [
             "00001001", "00001003", "00001004"]
+        # A32: each person once in the history, though the chunk was written twice
+        created = db.session.execute(
+            select(Retiree.personal_no, func.count(RetireeHistory.id))
+            .join(RetireeHistory, RetireeHistory.retiree_id == Retiree.id)
+            .group_by(Retiree.personal_no).order_by(Retiree.personal_no)).all()
+        assert created == [("00001001", 1), ("00001003", 1), ("00001004", 1)]
+        assert db.session.scalar(select(func.count()).select_from(RetireeHistory)) == 3
 
 
 def test_A31_a_row_the_database_refuses_is_reported_and_the_others_kept(app, rows, tmp_path,

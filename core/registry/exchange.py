@@ -193,8 +193,8 @@ def import_retirees(session, source, actor: str,
     result = ImportResult()
     rows = excel.read_rows(source)
     workers = import_workers.worker_count(session) if workers is None else workers
-    head = list(islice(rows, current_app.config["IMPORT_PARALLEL_FROM_ROWS"])) \
-        if workers > 1 else []
+    split_from = current_app.config["IMPORT_PARALLEL_FROM_ROWS"]
+    head = list(islice(rows, split_from)) if workers > 1 else []
 
     def done(chunk: list[tuple[int, dict]], outcomes: list[str | list[str]]) -> None:
         for (row_no, row_shown), outcome in zip(chunk, outcomes, strict=True):
@@ -203,7 +203,7 @@ def import_retirees(session, source, actor: str,
             progress(result.total)
         session.commit()  # on SQLite the progress is written on this session
 
-    if workers > 1 and len(head) == current_app.config["IMPORT_PARALLEL_FROM_ROWS"]:
+    if workers > 1 and len(head) == split_from:
         session.commit()  # nothing of this session's is held while the workers write
         import_workers.import_split(chain(head, rows), workers, actor, chunk_rows, _shown,
                                     done)

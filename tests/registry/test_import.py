@@ -2,41 +2,14 @@
 when every row was written on its own — a person the file names twice is registered
 once and then updated, an ID number cannot be taken twice, and a chunk the database
 refuses is done again row by row, so the bad row is reported and the others are kept."""
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
-COMMUNITY = "320502001001"
-
-
-@pytest.fixture
-def rows(retiree_payload):
-    """Import rows for new people: API payloads with codes instead of ids."""
-
-    def make(n: int, **changes) -> dict:
-        payload = retiree_payload(n, COMMUNITY)
-        return payload | {"employer": "320500001", "community": COMMUNITY,
-                          "birth_date": date.fromisoformat(payload["birth_date"]),
-                          "retirement_date": date.fromisoformat(payload["retirement_date"])
-                          } | changes
-
-    return make
-
-
-def _import(app, path, **options):
-    from core.extensions import db
-    from core.registry import exchange
-
-    with app.app_context():
-        result = exchange.import_retirees(db.session, str(path), "importer", **options)
-        db.session.remove()
-    return result
-
 
 @pytest.mark.parametrize("chunk_rows", [1, 1000])
 def test_F4_a_person_named_twice_is_registered_once_then_updated(app, rows, tmp_path,
-                                                                  chunk_rows):
+                                                                  run_import, chunk_rows):
     from core.extensions import db
     from core.registry import excel
     from core.registry.models import Retiree, RetireeHistory
@@ -46,7 +19,7 @@ def test_F4_a_person_named_twice_is_registered_once_then_updated(app, rows, tmp_
     same_id = rows(2) | {k: first[k] for k in ("id_card_no", "birth_date")}
     path = tmp_path / "twice.xlsx"
     excel.write_export(path, [first, rows(3), again, same_id])
-    result = _import(app, path, chunk_rows=chunk_rows)
+    result = run_import(path, chunk_rows=chunk_rows)
     assert (result.created, result.updated, result.failed) == (2, 1, 1), result.summary()
     assert result.errors == [(5, {"name": same_id["name"], "personal_no": same_id["personal_no"],
                                   "id_card_no": same_id["id_card_no"]},
@@ -62,7 +35,7 @@ def test_F4_a_person_named_twice_is_registered_once_then_updated(app, rows, tmp_
 
 
 def test_A31_a_chunk_the_database_refuses_is_done_again_row_by_row(app, rows, tmp_path,
-                                                                   monkeypatch):
+                                                                   run_import, monkeypatch):
     """A number registered after the chunk's look-up (another clerk, another import) is
     refused by the database; the chunk is then written row by row: that row is reported
     with the usual message and the others are kept."""
@@ -72,11 +45,11 @@ def test_A31_a_chunk_the_database_refuses_is_done_again_row_by_row(app, rows, tm
 
     taken = rows(1)
     excel.write_export(tmp_path / "first.xlsx", [taken])
-    assert _import(app, tmp_path / "first.xlsx").created == 1
+    assert run_import(tmp_path / "first.xlsx").created == 1
     monkeypatch.setattr(service.TakenNumbers, "clash", lambda self, r, field, value: False)
     clash = rows(2) | {k: taken[k] for k in ("id_card_no", "birth_date")}
     excel.write_export(tmp_path / "second.xlsx", [rows(3), clash, rows(4)])
-    result = _import(app, tmp_path / "second.xlsx")
+    result = run_import(tmp_path / "second.xlsx")
     assert (result.created, result.failed) == (2, 1), result.summary()
     assert result.errors[0][0] == 3
     assert result.errors[0][2] == [f"身份证号{taken['id_card_no']}已登记，不能重复登记"]
@@ -93,17 +66,17 @@ def test_A31_a_chunk_the_database_refuses_is_done_again_row_by_row(app, rows, tm
 
 
 def test_A31_a_row_the_database_refuses_is_reported_and_the_others_kept(app, rows, tmp_path,
-                                                                      monkeypatch):
+                                                                      run_import, monkeypatch):
     """Should the checks let through what the database refuses (here: uniqueness not
     checked at all), the import does not stop: that row is reported, the others land."""
     from core.registry import excel, exchange, service
 
     taken = rows(1)
     excel.write_export(tmp_path / "first.xlsx", [taken])
-    assert _import(app, tmp_path / "first.xlsx").created == 1
+    assert run_import(tmp_path / "first.xlsx").created == 1
     monkeypatch.setattr(service, "_uniqueness", lambda *args: [])
     clash = rows(2) | {k: taken[k] for k in ("id_card_no", "birth_date")}
     excel.write_export(tmp_path / "second.xlsx", [rows(3), clash, rows(4)])
-    result = _import(app, tmp_path / "second.xlsx")
+    result = run_import(tmp_path / "second.xlsx")
     assert (result.created, result.failed) == (2, 1), result.summary()
     assert [(n, reasons) for n, _, reasons in result.errors] == [(3, [exchange.DB_REFUSED])]

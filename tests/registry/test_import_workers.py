@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-COMMUNITY = "320502001001"
-
 
 @pytest.fixture(params=["fork", "spawn"])
 def start(request, app, monkeypatch):
@@ -23,16 +21,6 @@ def start(request, app, monkeypatch):
     monkeypatch.setattr(import_workers, "_may_fork", lambda: request.param == "fork")
     app.config["IMPORT_PARALLEL_FROM_ROWS"] = 10
     return request.param
-
-
-def _import(app, path, **options):
-    from core.extensions import db
-    from core.registry import exchange
-
-    with app.app_context():
-        result = exchange.import_retirees(db.session, str(path), "importer", **options)
-        db.session.remove()
-    return result
 
 
 def _people(app, where=None):
@@ -48,7 +36,7 @@ def _people(app, where=None):
     return count
 
 
-def test_A31_split_import_reports_as_one_process_would(app, import_file, start):
+def test_A31_split_import_reports_as_one_process_would(app, import_file, run_import, start):
     from core.audit.trail import verify
     from core.extensions import db
     from core.registry.models import RetireeHistory
@@ -56,12 +44,12 @@ def test_A31_split_import_reports_as_one_process_would(app, import_file, start):
     n = 130
     path, bad = import_file(n, bad_every=9)
     seen = []
-    split = _import(app, path, workers=2, chunk_rows=7, progress=seen.append)
+    split = run_import(path, workers=2, chunk_rows=7, progress=seen.append)
     assert (split.total, split.created, split.failed) == (n, n - len(bad), len(bad))
     assert [row_no for row_no, _, _ in split.errors] == bad
     assert seen == sorted(seen) and seen[-1] == n
     assert _people(app) == n - len(bad)
-    again = _import(app, path, workers=1)  # one process: the same refusals, nothing new
+    again = run_import(path, workers=1)  # one process: the same refusals, nothing new
     assert (again.created, again.unchanged) == (0, n - len(bad))
     assert again.errors == split.errors
     with app.app_context():
@@ -77,22 +65,8 @@ def _apart(rows, first: dict) -> dict:
                 != _worker_of(first, 2))
 
 
-@pytest.fixture
-def rows(retiree_payload):
-    from datetime import date
-
-    def make(n: int, **changes) -> dict:
-        payload = retiree_payload(n, COMMUNITY)
-        return payload | {"employer": "320500001", "community": COMMUNITY,
-                          "birth_date": date.fromisoformat(payload["birth_date"]),
-                          "retirement_date": date.fromisoformat(payload["retirement_date"])
-                          } | changes
-
-    return make
-
-
 def test_F4_split_import_person_named_twice_is_registered_then_updated(app, rows, tmp_path,
-                                                                       start):
+                                                                       run_import, start):
     from core.extensions import db
     from core.registry import excel
     from core.registry.models import Retiree, RetireeHistory
@@ -101,7 +75,7 @@ def test_F4_split_import_person_named_twice_is_registered_then_updated(app, rows
     again = first | {"phone": "13900000001"}
     others = [rows(n) for n in range(300, 330)]
     excel.write_export(tmp_path / "twice.xlsx", [first, *others[:15], again, *others[15:]])
-    result = _import(app, tmp_path / "twice.xlsx", workers=2, chunk_rows=4)
+    result = run_import(tmp_path / "twice.xlsx", workers=2, chunk_rows=4)
     assert (result.created, result.updated, result.failed) == (31, 1, 0), result.summary()
     with app.app_context():
         person = db.session.scalar(select(Retiree).where(Retiree.personal_no == "00001001"))
@@ -113,7 +87,7 @@ def test_F4_split_import_person_named_twice_is_registered_then_updated(app, rows
 
 
 def test_F4_split_import_one_id_number_for_two_people_in_two_workers(app, rows, tmp_path,
-                                                                     start):
+                                                                     run_import, start):
     """Two workers check the same new ID number at once for two people: one is
     registered, the other refused with a message; never both."""
     from core.registry import excel, exchange
@@ -122,7 +96,7 @@ def test_F4_split_import_one_id_number_for_two_people_in_two_workers(app, rows, 
     clash = _apart(rows, first) | {k: first[k] for k in ("id_card_no", "birth_date")}
     others = [rows(n) for n in range(300, 320)]
     excel.write_export(tmp_path / "clash.xlsx", [first, clash, *others])
-    result = _import(app, tmp_path / "clash.xlsx", workers=2, chunk_rows=50)
+    result = run_import(tmp_path / "clash.xlsx", workers=2, chunk_rows=50)
     assert (result.created, result.failed) == (21, 1), result.summary()
     (row_no, _, reasons), = result.errors
     assert row_no in (2, 3)

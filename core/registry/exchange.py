@@ -201,7 +201,7 @@ def import_retirees(session, source, actor: str,
             result.add(row_no, row_shown, outcome)
         if progress:
             progress(result.total)
-        session.commit()  # on SQLite the progress is written on this session
+        session.commit()  # the chunk, and on SQLite the progress written on this session
 
     if workers > 1 and len(head) == split_from:
         session.commit()  # nothing of this session's is held while the workers write
@@ -216,7 +216,6 @@ def import_retirees(session, source, actor: str,
             shown = [(row_no, _shown(raw)) for row_no, raw in chunk]
             with plugins.settings_read_once(session):
                 outcomes = _import_chunk(session, [raw for _, raw in chunk], actor)
-            session.commit()
             done(shown, outcomes)
             collect()
     return result

@@ -29,6 +29,7 @@ from core.registry import excel, import_workers, service
 from core.registry.fields import FORM_FIELDS, MANAGEMENT_STATE
 from core.registry.models import EmploymentAgency, Enterprise, Retiree
 from core.registry.validators import (
+    is_masked_form,
     mask_id_card,
     mask_phone,
     normalize_id_card_no,
@@ -161,8 +162,10 @@ class _Refs:
 def _apply(r: Retiree, raw: dict) -> bool:
     changed = False
     for name in IMPORTED:
-        if name in MASKED and raw.get(name) and raw[name] == MASKED[name](getattr(r, name)):
-            continue  # a masked export imported back keeps the real value
+        if name in MASKED and raw.get(name) and (
+                raw[name] == MASKED[name](getattr(r, name))
+                or is_masked_form(raw[name], getattr(r, name))):
+            continue  # a masked export (this mask or an earlier one) keeps the real value
         if name in raw and getattr(r, name) != raw[name]:
             setattr(r, name, raw[name])
             changed = True

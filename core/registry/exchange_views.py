@@ -16,6 +16,7 @@ from core.jobs import submit
 from core.regions import Region
 from core.registry import excel, exchange
 from core.registry.jobs import job_folder
+from core.release.service import health_visible
 from core.views.base import actor_name
 
 REPORTS = "retiree_import_reports"
@@ -93,8 +94,10 @@ class RetireeExchangeView(BaseView):
         community = next((c for c in communities if c.id == chosen), None) or (
             communities[0] if len(communities) == 1 else None)
         data = exchange.ledger(db.session, community) if community else None
+        # Issue 12: illness per person and its counts only for the health permission.
+        health = health_visible()
         if community and request.args.get("format") == "xlsx":
-            from core.release.service import authorize_export, health_visible, record_release
+            from core.release.service import authorize_export, record_release
 
             try:  # A33: masked, and no more rows than an export without a release request
                 authorize_export(None, len(data["people"]), set())
@@ -102,14 +105,13 @@ class RetireeExchangeView(BaseView):
                 flash(exc.message, "danger")
                 return redirect(url_for(".ledger", community=community.id))
             path = _tempfile()
-            health = health_visible()
             excel.write_export(path, (exchange.retiree_row(r, health=health)
                                       for r in data["people"]),
                                extra_columns=exchange.EXPORT_EXTRAS)
             record_release(None, len(data["people"]), "Retiree")
             return _send_and_remove(path, f"{community.name}基础台帐.xlsx")
         return self.render_template("ra_ledger.html", communities=communities,
-                                    community=community, data=data)
+                                    community=community, data=data, health=health)
 
     @expose("/")
     @has_access

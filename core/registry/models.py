@@ -240,9 +240,23 @@ class RetireeHistory(Scoped, Model):
     def scope_criterion(cls):
         return cls.retiree_id.in_(select(Retiree.id).where(Retiree.region_path.like(SCOPE_PATTERN)))
 
+    # Issue 12: the values as every screen shows them. ID numbers and phones are masked
+    # again with today's mask (rows written under an earlier, reversible mask included);
+    # health values only for roles with the health permission, as the audit trail does.
+    MASKED = {"id_card_no": validators.mask_id_card, "phone": validators.mask_phone}
+    HEALTH = frozenset({"serious_illness", "health_notes"})
+    HEALTH_HIDDEN = "（健康信息，无权查看）"
+
     def _label(self, value: str | None) -> str:
         if value is None:
             return ""
+        if self.field in self.MASKED:
+            return self.MASKED[self.field](value)
+        if self.field in self.HEALTH:
+            from core.release.service import health_visible
+
+            if not health_visible():
+                return self.HEALTH_HIDDEN
         if self.field in self.REFERENCES:
             return self._referenced(value)
         spec = FIELDS_BY_NAME.get(self.field)

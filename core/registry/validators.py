@@ -21,6 +21,7 @@ __all__ = [
     "check_id_card_consistency",
     "id_card_birth_date",
     "id_card_gender",
+    "is_masked_form",
     "mask_id_card",
     "mask_phone",
     "name_initials",
@@ -133,6 +134,9 @@ def _checked_id_card_no(value: str) -> str:
     no = value.strip()
     if no.endswith("x"):
         no = no[:-1] + "X"
+    if "*" in no:
+        raise RuleViolation("身份证号含“*”，是导出时脱敏的号码，不能用于登记：请填写完整的18位身份证号",
+                            field)
     if len(no) != 18:
         if len(no) == 15 and no.isascii() and no.isdigit():
             raise RuleViolation("这是15位旧身份证号，请填写18位居民身份证号码", field)
@@ -231,12 +235,30 @@ def _mask(text: str, head: int, tail: int) -> str:
 
 
 def mask_id_card(no: object) -> str:
-    """"320505********1234": first 6 and last 4 shown, the birth date and
-    sequence hidden. Shorter (bad) values show only their last 2 characters."""
+    """"320505************": only the area code (first 6) is shown.
+
+    Issue 12: the old mask (first 6 and last 4) hid just the birth date, which every
+    screen shows beside it, so the full number was rebuilt from one page. Given the area,
+    the birth date and the gender (all shown to a masked viewer), the number is the
+    3-digit sequence code plus its check character: hiding all of positions 7–18 leaves
+    the 500 sequence codes of that gender, each giving a valid number. Showing any
+    sequence digit would cut that tenfold, and the check character elevenfold.
+    Shorter (bad) values show only their last 2 characters."""
     text = "" if no is None else str(no).strip()
     if len(text) >= 14:
-        return _mask(text, 6, 4)
+        return _mask(text, 6, 0)
     return _mask(text, 0, 2)
+
+
+def is_masked_form(shown: object, real: object) -> bool:
+    """Whether ``shown`` is a masked spelling of ``real`` (any of our masks, old or new):
+    same length, at least one ``*``, and every other character where ``real`` has it. A
+    masked export imported back keeps the real value with it."""
+    if not isinstance(shown, str) or real is None or "*" not in shown:
+        return False
+    real = str(real)
+    return len(shown) == len(real) and all(
+        s in ("*", r) for s, r in zip(shown, real, strict=True))
 
 
 def mask_phone(phone: object) -> str:

@@ -79,6 +79,7 @@ class FilterIdCard(BaseFilter):
 
     name = "完整身份证号"
     arg_name = "ra_idc"
+    exact_match = True  # issue 12: offered to users who may not unmask (core.views.sensitive)
 
     def apply(self, query, value):
         try:
@@ -324,6 +325,10 @@ class RetireeHistoryView(ScopedModelView):
     base_permissions = ["can_list", "can_show"]
     list_columns = ["at", "actor", "action", "field", "old_label", "new_label", "reason"]
     show_columns = ["retiree", *list_columns]
+    # Issue 12: no filter or ordering on the stored values, which hold health data (a
+    # filter on them would answer what the labels hide).
+    search_columns = ["at", "actor", "action", "field", "reason"]
+    order_columns = ["at", "actor", "action", "field"]
     label_columns = {"at": "时间", "actor": "操作人", "action": "业务", "field": "字段",
                      "old_label": "原值", "new_label": "新值", "reason": "原因",
                      "retiree": "退休人员"}

@@ -182,7 +182,9 @@ class RequestFilters:
             return shared
         own = g.setdefault("ra_view_filters", {})
         if id(self) not in own:
-            own[id(self)] = shared.fresh()
+            from core.views.sensitive import restrict_partial_search
+
+            own[id(self)] = restrict_partial_search(shared.fresh())
         return own[id(self)]
 
     @_filters.setter

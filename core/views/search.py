@@ -25,7 +25,9 @@ class KeptSearchWidget(SearchWidget):
             f"search:{self.template_args['route_base']}:{get_locale()}:{','.join(cols)}",
             related_tables(self.filters.datamodel.obj, cols),
             lambda: {c: str(form[c]()) for c in cols})
-        kwargs["search_filters"] = {c: [as_unicode(f.name) for f in search[c]] for c in cols}
+        # Refused stand-ins (core.views.sensitive) come last and are not offered.
+        kwargs["search_filters"] = {c: [as_unicode(f.name) for f in search[c]
+                                        if not getattr(f, "refused", False)] for c in cols}
         kwargs["active_filters"] = self.filters.get_filters_values_tojson()
         return RenderTemplateWidget.__call__(self, **kwargs)
 

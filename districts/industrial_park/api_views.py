@@ -191,7 +191,7 @@ class ParkResidentApi(ScopedModelRestApi):
     include_route_methods = READ | {"put"}
     list_columns = ["id", "retiree_id", "name", "personal_no", "residence_address",
                     "community.id", "community.name", "status", "listed_on"]
-    show_columns = [*list_columns, "phone", "assigned_on", "assigned_by", "ended_on",
+    show_columns = [*list_columns, "phone_masked", "assigned_on", "assigned_by", "ended_on",
                     "end_reason", "notes"]
     edit_columns = ["community", "notes"]
     search_columns = ["name", "personal_no", "status", "community"]

@@ -263,3 +263,10 @@ class ParkResident(ScopedMixin, Model):
     @property
     def status_label(self) -> str:
         return RESIDENT_STATUS.get(self.status, self.status)
+
+    @property
+    def phone_masked(self) -> str:
+        """PIPL (issue 12): the retiree's phone as the registry shows it."""
+        from core.registry.validators import mask_phone
+
+        return mask_phone(self.phone)

@@ -44,6 +44,7 @@ LABELS = {
     "holder": "持有方", "holder_label": "持有方", "filed": "存档",
     "delivered_on": "交付日期", "received_by": "接收人", "archive_ref": "存档编号",
     "name": "姓名", "personal_no": "个人编号", "residence_address": "现居住地", "phone": "联系电话",
+    "phone_masked": "联系电话",
     "community": "服务社区", "listed_on": "列入日期", "assigned_on": "分配日期",
     "assigned_by": "分配人", "ended_on": "结束日期", "end_reason": "结束原因",
     "created_by": "登记人", "created_at": "登记时间", "updated_by": "修改人",
@@ -251,7 +252,7 @@ class ParkResidentView(ScopedModelView):
     base_permissions = ["can_list", "can_show", "can_edit", "can_build"]
     list_columns = ["name", "personal_no", "residence_address", "community", "status_label",
                     "listed_on"]
-    show_columns = ["name", "personal_no", "residence_address", "phone", "community",
+    show_columns = ["name", "personal_no", "residence_address", "phone_masked", "community",
                     "status_label", "listed_on", "assigned_on", "assigned_by", "ended_on",
                     "end_reason", "notes"]
     edit_columns = ["community", "notes"]

@@ -102,7 +102,7 @@ def test_A45_park_communities_serve_city_retirees(app, park, client_for, create_
     assert assigned.status_code == 200, assigned.json
     seen = community.get(f"/api/v1/park_resident/{item['id']}").json["result"]
     assert seen["status"] == "serving" and seen["assigned_by"] == "d_yq"
-    assert seen["phone"] == "13812345678" and seen["community"]["name"] == "金鸡湖社区"
+    assert seen["phone_masked"] == "138****5678" and seen["community"]["name"] == "金鸡湖社区"
     page = community.get("/park-resident/list/").get_data(as_text=True)
     assert "张三" in page and "社区服务中" in page
     assert client_for("c_cl11").get("/api/v1/park_resident/").status_code in (401, 403)

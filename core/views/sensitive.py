@@ -12,6 +12,7 @@ agree on each filter's index."""
 from __future__ import annotations
 
 import copy
+import functools
 
 from flask import current_app, g, has_request_context
 from flask_appbuilder.models.filters import BaseFilter
@@ -30,12 +31,16 @@ class RefusedPartialSearch(BaseFilter):
     name = "（须按完整号码查找）"
     refused = True
 
-    def __init__(self, original: BaseFilter):
-        super().__init__(original.column_name, original.datamodel)
-        self.arg_name = original.arg_name
-
     def apply(self, query, value):
         raise InvalidFilter(PARTIAL_REFUSED)
+
+
+@functools.cache
+def _refused_kind(kind: type[BaseFilter]) -> type[RefusedPartialSearch]:
+    """A stand-in class with the original's ``arg_name`` (the API's ``opr``): FAB builds
+    filters again from their class and column (``add_filter_list``)."""
+    return type(f"Refused{kind.__name__}", (RefusedPartialSearch,),
+                {"arg_name": kind.arg_name})
 
 
 def is_exact(kind: BaseFilter) -> bool:
@@ -59,7 +64,8 @@ def may_unmask() -> bool:
 
 def _exact_first(kinds: list[BaseFilter]) -> list[BaseFilter]:
     return ([k for k in kinds if is_exact(k)]
-            + [RefusedPartialSearch(k) for k in kinds if not is_exact(k)])
+            + [_refused_kind(type(k))(k.column_name, k.datamodel)
+               for k in kinds if not is_exact(k)])
 
 
 def restrict_partial_search(filters):

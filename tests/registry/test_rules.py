@@ -477,7 +477,7 @@ def test_full_id_search_finds_the_person_and_the_list_shows_only_the_masked_numb
     tables = " ".join(re.findall(r"(?s)<table.*?</table>", found.get_data(as_text=True)))
     rows = re.sub(r"<[^>]+>", " ", tables)
     assert full not in rows
-    assert f"{full[:6]}********{full[-4:]}" in rows
+    assert full[:6] + "*" * 12 in rows
     assert "李四2" in rows
     assert "张三" not in rows, FILTER_BUG
 
@@ -485,7 +485,7 @@ def test_full_id_search_finds_the_person_and_the_list_shows_only_the_masked_numb
 def test_masked_id_and_phone_in_list_html_and_api(admin, create, retiree_payload):
     pk = create(1, phone="13812345678")
     full = retiree_payload(1)["id_card_no"]
-    masked = f"{full[:6]}********{full[-4:]}"
+    masked = full[:6] + "*" * 12
     html = admin.get("/retiree/list/").get_data(as_text=True)
     assert masked in html and "138****5678" in html
     assert full not in html and "13812345678" not in html
@@ -834,8 +834,8 @@ def test_A32_every_change_in_history_with_masked_id(app, client_for, retiree_pay
     changes = {h.field: (h.old_value, h.new_value, h.actor) for h in history
                if h.action == "update"}
     assert changes == {
-        "id_card_no": (f"{old_no[:6]}********{old_no[-4:]}",
-                       f"{new_no[:6]}********{new_no[-4:]}", "c_cl11"),
+        "id_card_no": (old_no[:6] + "*" * 12,
+                       new_no[:6] + "*" * 12, "c_cl11"),
         "phone": ("138****5678", "139****1111", "c_cl11"),
         "name": ("张三", "张叁", "c_cl11"),
         "disabled": ("False", "True", "c_cl11"),

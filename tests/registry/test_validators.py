@@ -286,15 +286,16 @@ def test_name_initials_polyphonic_surnames(name, expected):
 
 # ---------------------------------------------------------------- masking
 
-def test_mask_id_card():
-    assert mask_id_card("320505195303151234") == "320505********1234"
-    assert mask_id_card("11010519491231002X") == "110105********002X"
+def test_mask_id_card_shows_only_the_area_code():
+    """Issue 12: neither the birth date nor a sequence digit nor the check character."""
+    assert mask_id_card("320505195303151234") == "320505************"
+    assert mask_id_card("11010519491231002X") == "110105************"
     assert mask_id_card(None) == ""
     assert mask_id_card("") == ""
 
 
 def test_mask_id_card_never_shows_birth_date_of_odd_values():
-    assert mask_id_card("320505530315123") == "320505*****5123"
+    assert mask_id_card("320505530315123") == "320505*********"
     assert mask_id_card("12345") == "***45"
 
 

@@ -235,16 +235,18 @@ def every_plugin_on(secure_app):
 @pytest.fixture
 def clerk_without_unmask(secure_app):
     """``community_staff`` holds ``can_unmask`` and the health permission: this clerk is
-    a community clerk with neither (a role of their own)."""
+    a community clerk with neither (a role of their own, built like the builtin ones)."""
     from core.commands import create_user
     from core.extensions import db
+    from core.security import ROLES
 
+    withheld = "^(?!(?:RetireeUnmaskView|RetireeHealth)$)"
     with secure_app.app_context():
         sm = secure_app.appbuilder.sm
+        sm._builtin_roles = {**sm.builtin_roles, "community_staff_masked": [
+            [withheld + f"(?:{view})", permission]
+            for view, permission in ROLES["community_staff"]]}
         role = sm.add_role("community_staff_masked")
-        role.permissions = [p for p in sm.find_role("community_staff").permissions
-                            if p.permission.name != "can_unmask"
-                            and p.view_menu.name != "RetireeHealth"]
         user = create_user("c_masked", PASSWORD, "community_staff", "320502001001",
                            temporary=False)
         user.roles = [role]
@@ -334,9 +336,10 @@ def _seeds(app, rid: int, community: int) -> list[str]:
     return [s for s in seeds if not SKIPPED.search(s)]
 
 
-def _crawl(client, seeds: list[str], tmp_path, wanted=lambda path: True) -> tuple[dict, int]:
-    """Fetch the seeds and follow every local link and API id; the leaks per URL."""
-    queue, seen, leaks, per_path = deque(seeds), set(), {}, {}
+def _crawl(client, seeds: list[str], tmp_path, wanted=lambda path: True) -> tuple[dict, dict]:
+    """Fetch the seeds and follow every local link and API id: the leaks per URL, and
+    what each URL answered with 200 (its type, and whether it showed the masked number)."""
+    queue, seen, leaks, per_path, fetched = deque(seeds), set(), {}, {}, {}
     while queue:
         url = queue.popleft()
         parts = urlsplit(url)
@@ -354,6 +357,7 @@ def _crawl(client, seeds: list[str], tmp_path, wanted=lambda path: True) -> tupl
         if response.status_code != 200:
             continue
         text = _text_of(response, tmp_path)
+        fetched[url] = (response.mimetype, mask_id_card(ID_NEW) in text)
         found = _leaks(text)
         if found:
             leaks[url] = found
@@ -364,7 +368,7 @@ def _crawl(client, seeds: list[str], tmp_path, wanted=lambda path: True) -> tupl
             body = response.get_json(silent=True) or {}
             if parts.path.endswith("/") and isinstance(body.get("ids"), list):
                 queue.extend(f"{parts.path}{pk}" for pk in body["ids"])
-    return leaks, len(seen)
+    return leaks, fetched
 
 
 @pytest.fixture(params=["sup", "clerk"])
@@ -374,10 +378,19 @@ def masked_viewer(request, login_as, clerk_without_unmask):
 
 def test_no_marker_leaks_on_any_screen_api_or_export(secure_app, masked_viewer, marked_person,
                                                      region_id, tmp_path):
-    seeds = _seeds(secure_app, marked_person, region_id("320502001001"))
-    leaks, visited = _crawl(masked_viewer, seeds, tmp_path,
+    rid = marked_person
+    seeds = _seeds(secure_app, rid, region_id("320502001001"))
+    leaks, fetched = _crawl(masked_viewer, seeds, tmp_path,
                             wanted=lambda path: not PRINTED.match(path))
-    assert visited > 80
+    # The crawl reached the person everywhere: their page, history, API, exports, a PDF.
+    shown = {url for url, (_, masked) in fetched.items() if masked}
+    assert {f"/retiree/show/{rid}", f"/api/v1/retiree/{rid}"} <= shown
+    assert any(url.startswith("/retireehistoryview/show/") for url in fetched)
+    assert any(url.endswith("format=xlsx") for url in shown)
+    assert any(kind == XLSX and url.startswith("/dashboard/")
+               for url, (kind, _) in fetched.items())
+    assert any(kind == "application/pdf" for kind, _ in fetched.values())
+    assert len(fetched) > 80
     assert leaks == {}
 
 
@@ -386,6 +399,6 @@ def test_no_marker_leaks_in_the_printed_documents_and_the_edit_form(
     """The registration form, the contact card and the edit form (engineer print's fix:
     masked unless unmasked with a reason)."""
     urls = [f"/retiree/{kind}/{marked_person}" for kind in ("print", "card", "edit")]
-    leaks, visited = _crawl(masked_viewer, urls, tmp_path)
-    assert visited == 3
+    leaks, fetched = _crawl(masked_viewer, urls, tmp_path)
+    assert f"/retiree/print/{marked_person}" in fetched
     assert leaks == {}

@@ -68,6 +68,25 @@ def _exact_first(kinds: list[BaseFilter]) -> list[BaseFilter]:
                for k in kinds if not is_exact(k)])
 
 
+# The restricted offer of each view's filters, built once and shared by its requests like
+# the unrestricted one: {id(offered search filters): (offered, all, restricted search, all)}.
+_RESTRICTED: dict[int, tuple] = {}
+
+
+def _restricted(filters, columns: list[str]) -> tuple[dict, dict]:
+    kept = _RESTRICTED.get(id(filters._search_filters))
+    if kept is None or kept[0] is not filters._search_filters \
+            or kept[1] is not filters._all_filters:
+        search, every = dict(filters._search_filters), dict(filters._all_filters)
+        for kinds in (search, every):
+            for column in columns:
+                if column in kinds:
+                    kinds[column] = _exact_first(kinds[column])
+        kept = (filters._search_filters, filters._all_filters, search, every)
+        _RESTRICTED[id(filters._search_filters)] = kept
+    return kept[2], kept[3]
+
+
 def restrict_partial_search(filters):
     """``filters`` (a request's own copy), with the partial searches of sensitive columns
     refused when the user may not unmask; unchanged otherwise."""
@@ -75,10 +94,5 @@ def restrict_partial_search(filters):
     if not columns or may_unmask():
         return filters
     restricted = copy.copy(filters)
-    restricted._search_filters = dict(filters._search_filters)
-    restricted._all_filters = dict(filters._all_filters)
-    for kinds in (restricted._search_filters, restricted._all_filters):
-        for column in columns:
-            if column in kinds:
-                kinds[column] = _exact_first(kinds[column])
+    restricted._search_filters, restricted._all_filters = _restricted(filters, columns)
     return restricted

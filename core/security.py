@@ -53,6 +53,18 @@ class RegionUser(FabUser):
     def totp_label(self) -> str:
         return "已启用" if self.totp_secret else "未启用"
 
+    @property
+    def roles_label(self) -> str:
+        from core.auth.users import roles_label
+
+        return roles_label(self)
+
+    @property
+    def email_label(self) -> str:
+        from core.auth.users import shown_email
+
+        return shown_email(self.email)
+
 
 ROLE_TITLES = {
     "system_admin": "系统管理员",

@@ -227,7 +227,10 @@ def build_users() -> list[tuple[str, str, str, str]]:
                                   .order_by(Region.code))
     plan = [("admin", "system_admin", city), ("city", "city_admin", city),
             ("district", "district_admin", district), ("street", "street_staff", street),
-            ("community", "community_staff", community), ("supervisor", "supervisor", city)]
+            ("community", "community_staff", community), ("supervisor", "supervisor", city),
+            # MLPS level 3: the security and audit administrators hold no business role.
+            ("seccity", "security_admin", city), ("auditcity", "audit_admin", city),
+            ("secdistrict", "security_admin", district)]
     logins = []
     for username, role, region in plan:
         if not sm.find_user(username=username):

@@ -6,13 +6,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from core.auth.duties import duties_violation, effective_role_names
+from core.auth.users import roles_label, stored_email
 from core.cli import fail
 from core.errors import RuleViolation
 from core.extensions import db
 from core.regions import Region, region_by_code
 from core.scaffold import plugins_new_command
-from core.auth.duties import duties_violation, effective_role_names
-from core.auth.users import roles_label, stored_email
 from core.security import ROLE_LEVELS, ROLE_TITLES, RegionUser
 
 

@@ -115,6 +115,9 @@ _SELF_SERVICE = [
     ["UserInfoEditView|ResetMyPasswordView", "can_this_form_get|can_this_form_post"],
     ["TotpView", "can_setup|menu_access"],
 ]
+# Reference data (issue #12): enterprises and agencies are read by streets and
+# communities and changed by city and district staff (core.registry.reference).
+_REFERENCE = r"EnterpriseModelView|EnterpriseApi|EmploymentAgencyModelView"
 # A33: releasing data is approved at city or district level only.
 _NOT_APPROVE = r"^(?!can_approve$|can_reject$).*$"
 _BUSINESS = rf"^(?!(?:{_SECURITY}|{_AUDIT})$).*$"
@@ -122,8 +125,8 @@ _BUSINESS = rf"^(?!(?:{_SECURITY}|{_AUDIT})$).*$"
 
 def _staff(extra=()):
     return [
-        [rf"^(?!(?:{_SECURITY}|{_AUDIT}|{_PLATFORM})$).*$", _NOT_APPROVE],
-        [rf"^(?:{_PLATFORM})$", rf"^(?:{_READ})$"],
+        [rf"^(?!(?:{_SECURITY}|{_AUDIT}|{_PLATFORM}|{_REFERENCE})$).*$", _NOT_APPROVE],
+        [rf"^(?:{_PLATFORM}|{_REFERENCE})$", rf"^(?:{_READ})$"],
         *_SELF_SERVICE,
         *extra,
     ]

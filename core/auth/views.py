@@ -35,7 +35,7 @@ from flask_appbuilder.security.views import (
 )
 from flask_login import login_user, logout_user
 from werkzeug.security import check_password_hash
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, EqualTo, Optional, Regexp
 
 from core.auth import duties, policy, sessions, totp
@@ -293,6 +293,19 @@ def _role_label(role) -> str:
     return duties.role_title(role.name)
 
 
+class RolesField(QuerySelectMultipleField):
+    """FAB's field looks for ids outside its choices before it has read them, so a role
+    the administrator may not grant was silently dropped and the rest saved: read them
+    first, and refuse the whole form."""
+
+    def pre_validate(self, form) -> None:
+        self.data  # noqa: B018  (reading the data marks ids outside the choices)
+        if self._invalid_formdata:
+            raise ValidationError("所选角色中有您不能授予的角色（只能授予不高于本人的角色，"
+                                  "系统管理员和审计管理员由运维人员用命令行创建）")
+        super().pre_validate(form)
+
+
 class RegionUserDBModelView(UserDBModelView):
     list_title = "用户列表"
     show_title = "用户详情"
@@ -336,7 +349,7 @@ class RegionUserDBModelView(UserDBModelView):
         "email": StringField("电子邮箱（选填）", description="可不填",
                              validators=[Optional(), Regexp(EMAIL_FORMAT, message="电子邮箱格式不正确")],
                              widget=BS3TextFieldWidget()),
-        "roles": QuerySelectMultipleField(
+        "roles": RolesField(
             "角色", query_func=_manageable_role_rows, get_pk_func=lambda r: r.id,
             get_label=_role_label, widget=Select2ManyWidget(),
             description=description_columns["roles"],

@@ -10,7 +10,7 @@ is trusted, as for every other model.
 from __future__ import annotations
 
 from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from core.errors import ScopeViolation
 from core.extensions import db
@@ -39,7 +39,11 @@ def check_enterprise_write(item: Enterprise, is_new: bool) -> None:
     if region is None or region.level == "city":
         return
     with db.session.no_autoflush:
-        districts = {item.district.id if item.district is not None else item.district_id}
+        # Screens and APIs set the relationship; its column follows only at the flush.
+        if "district" in inspect(item).dict:
+            districts = {item.district.id if item.district is not None else None}
+        else:
+            districts = {item.district_id}
         if not is_new:
             districts.add(db.session.scalar(
                 select(Enterprise.district_id).where(Enterprise.id == item.id)))

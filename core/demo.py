@@ -74,11 +74,16 @@ def build_regions(rng: random.Random) -> list[Region]:
 
 def build_organisations(fake: Faker, rng: random.Random) -> tuple[list[int], list[int]]:
     if db.session.scalar(select(func.count()).select_from(Enterprise)) == 0:
+        # Every other unit registered in a district, in turn (the district centre changes
+        # those, the city centre all); the rest city-wide. No draw: the data stays as seeded.
+        districts = db.session.execute(select(Region.id).where(Region.level == "district")
+                                       .order_by(Region.code)).scalars().all()
         enterprises = []
         for i in range(1, 61):
             e = Enterprise(unit_no=f"{320500000 + i}", name=fake.unique.company(),
                            industry_authority=rng.choice(INDUSTRY_AUTHORITIES), status="active",
-                           phone=fake.phone_number(), address=fake.address()[:60])
+                           phone=fake.phone_number(), address=fake.address()[:60],
+                           district_id=districts[i // 2 % len(districts)] if i % 2 else None)
             e.gongtou_group = e.industry_authority in ("市工投公司", "创元集团")
             enterprises.append(e)
         db.session.add_all(enterprises)

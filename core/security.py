@@ -28,6 +28,7 @@ from core.auth.views import (
     LoginView,
     RegionUserDBModelView,
     ResetUserPasswordView,
+    RoleModelView,
 )
 
 
@@ -169,6 +170,7 @@ class RetireeSecurityManager(SecurityManager):
     authdbview = LoginView
     resetmypasswordview = ChangeOwnPasswordView
     resetpasswordview = ResetUserPasswordView
+    rolemodelview = RoleModelView
     security_api = RetireeSecurityApi
 
     def register_views(self) -> None:

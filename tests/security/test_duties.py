@@ -234,3 +234,14 @@ def test_user_with_a_chinese_name_and_no_email_is_created_and_shown_without_one(
                      username="third", email="shared@example.com").get_data(as_text=True)
     assert "该电子邮箱已被其他用户使用" in page
     assert get_user(secure_app, "third") is None
+
+
+def test_role_screens_show_chinese_role_names(secure_app, city_security):
+    listing = city_security.get("/roles/list/").get_data(as_text=True)
+    for code, title in (("community_staff", "社区工作人员"), ("audit_admin", "审计管理员"),
+                        ("city_admin", "市退管中心管理员")):
+        assert title in listing and code not in listing, code
+    rid = _ids(secure_app, "district_admin")[0]
+    show = city_security.get(f"/roles/show/{rid}")
+    assert show.status_code == 200
+    assert "区退管中心管理员" in show.get_data(as_text=True)

@@ -65,9 +65,9 @@ def check_duties(user) -> None:
         raise RuleViolation(message, "roles")
 
 
-def may_manage(admin, user) -> bool:
-    """A security administrator does not manage (edit, disable, reset, unlock) the
-    system or audit administrators' accounts (MLPS level 3)."""
+def may_manage(user) -> bool:
+    """Whether a security administrator may manage (see, edit, disable, reset, unlock)
+    this account: not a system or audit administrator's (MLPS level 3)."""
     return not effective_role_names(user).intersection(NOT_MANAGED_BY_SECURITY)
 
 

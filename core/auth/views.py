@@ -266,7 +266,7 @@ def managed_user(pk):
     if user is None or me is None or not path_in_scope(path, current_scope()) \
             or user_rank(user) > user_rank(me):
         abort(404)
-    if not duties.may_manage(me, user):
+    if not duties.may_manage(user):
         abort(403, description=NOT_MANAGED)
     return user
 

@@ -6,6 +6,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from core.auth.duties import duties_violation, effective_role_names
+from core.auth.users import roles_label, stored_email
 from core.cli import fail
 from core.errors import RuleViolation
 from core.extensions import db
@@ -51,35 +53,52 @@ def run_command(host, port, demo):
 
 @click.group("users")
 def users_group():
-    """用户管理：create / list / disable。"""
+    """用户管理：create / grant / list / check / disable。"""
 
 
 @users_group.command("create")
 @click.argument("username")
 @click.option("--password", required=True,
               help="初始密码（至少8位，含大写、小写、数字、其他字符中的3类，不含用户名）")
-@click.option("--role", required=True, type=click.Choice(sorted(ROLE_TITLES)), help="角色")
+@click.option("--role", "roles", required=True, multiple=True,
+              type=click.Choice(sorted(ROLE_TITLES)),
+              help="角色（可重复；三员分立：系统、安全、审计管理员只能担任其一，且不兼任业务角色）")
 @click.option("--region", "region_code", required=True, help="所属区域代码")
 @click.option("--name", default=None, help="姓名")
-@click.option("--email", default=None)
+@click.option("--email", default=None, help="电子邮箱（选填）")
 @click.option("--temporary/--no-temporary", default=None,
               help="首次登录须修改密码（默认按配置 PASSWORD_CHANGE_AT_FIRST_LOGIN）")
 @with_appcontext
-def users_create(username, password, role, region_code, name, email, temporary):
+def users_create(username, password, roles, region_code, name, email, temporary):
     """新建用户并分配到一个区域节点（A6）。"""
     try:
-        user = create_user(username, password, role, region_code, name, email, temporary)
+        user = create_user(username, password, list(roles), region_code, name, email,
+                           temporary)
     except RuleViolation as exc:
         fail(exc.message)
-    click.echo(f"已创建用户 {user.username}（{ROLE_TITLES[role]}，{user.region.name}）")
+    click.echo(f"已创建用户 {user.username}（{roles_label(user)}，{user.region.name}）")
+
+
+def _check_roles(roles: list[str], region: Region) -> None:
+    """A role fits the level of the user's region (A6); the roles keep the separation
+    of duties (MLPS level 3)."""
+    for role in roles:
+        if region.level not in ROLE_LEVELS[role]:
+            levels = "、".join(ROLE_LEVELS[role])
+            raise RuleViolation(f"角色 {role} 只能分配到以下级别的区域：{levels}", "region")
+    message = duties_violation(roles)
+    if message is not None:
+        raise RuleViolation(message, "role")
 
 
 def create_user(username, password, role, region_code, name=None, email=None,
                 temporary: bool | None = None) -> RegionUser:
-    """``temporary``: the password must be changed at first login (None: the setting
-    PASSWORD_CHANGE_AT_FIRST_LOGIN; fixtures and the demo pass False)."""
+    """``role``: a role name or a list of them. ``temporary``: the password must be
+    changed at first login (None: the setting PASSWORD_CHANGE_AT_FIRST_LOGIN; fixtures
+    and the demo pass False)."""
     from core.auth import policy
 
+    roles = [role] if isinstance(role, str) else list(dict.fromkeys(role))
     sm = current_app.appbuilder.sm
     username = (username or "").strip()
     if not username:
@@ -90,15 +109,13 @@ def create_user(username, password, role, region_code, name=None, email=None,
     region = region_by_code(db.session, region_code)
     if region is None:
         raise RuleViolation(f"区域代码 {region_code} 不存在", "region")
-    if region.level not in ROLE_LEVELS[role]:
-        levels = "、".join(ROLE_LEVELS[role])
-        raise RuleViolation(f"角色 {role} 只能分配到以下级别的区域：{levels}", "region")
-    role_obj = sm.find_role(role)
-    if role_obj is None:
+    _check_roles(roles, region)
+    role_objs = [sm.find_role(r) for r in roles]
+    if not role_objs or None in role_objs:
         raise RuleViolation("角色尚未创建，请先运行 retiree-admin init", "role")
     display = name or username
-    user = sm.add_user(username, display, "", email or f"{username}@retiree-admin.invalid",
-                       role_obj, password)
+    user = sm.add_user(username, display, "", stored_email(username, email), role_objs,
+                       password)
     if not user:
         raise RuleViolation("创建用户失败（邮箱可能重复）", "username")
     user = db.session.get(RegionUser, user.id)
@@ -107,6 +124,43 @@ def create_user(username, password, role, region_code, name=None, email=None,
                                  if temporary is None else temporary)
     db.session.commit()
     return user
+
+
+@users_group.command("grant")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLE_TITLES)), help="角色")
+@with_appcontext
+def users_grant(username, role):
+    """给已有用户增加一个角色（须符合三员分立和区域级别）。"""
+    user = db.session.scalar(select(RegionUser).where(RegionUser.username == username))
+    if user is None:
+        fail(f"用户 {username} 不存在")
+    role_obj = current_app.appbuilder.sm.find_role(role)
+    if role_obj is None:
+        fail("角色尚未创建，请先运行 retiree-admin init")
+    try:
+        _check_roles(sorted(effective_role_names(user) | {role}), user.region)
+    except RuleViolation as exc:
+        db.session.rollback()
+        fail(exc.message)
+    if role_obj not in user.roles:
+        user.roles.append(role_obj)
+    db.session.commit()
+    click.echo(f"用户 {username} 的角色：{roles_label(user)}")
+
+
+@users_group.command("check")
+@with_appcontext
+def users_check():
+    """检查已有用户是否违反三员分立（一人只担任系统、安全、审计管理员之一，且不兼任业务角色）。"""
+    users = db.session.execute(select(RegionUser).order_by(RegionUser.username)).scalars()
+    bad = [(u.username, duties_violation(effective_role_names(u))) for u in users]
+    bad = [(name, message) for name, message in bad if message]
+    for name, message in bad:
+        click.echo(f"{name}\t{message}")
+    if bad:
+        fail(f"{len(bad)} 个用户违反三员分立，请停用或调整其角色")
+    click.echo("所有用户均符合三员分立。")
 
 
 @users_group.command("list")

@@ -74,11 +74,16 @@ def build_regions(rng: random.Random) -> list[Region]:
 
 def build_organisations(fake: Faker, rng: random.Random) -> tuple[list[int], list[int]]:
     if db.session.scalar(select(func.count()).select_from(Enterprise)) == 0:
+        # Every other unit registered in a district, in turn (the district centre changes
+        # those, the city centre all); the rest city-wide. No draw: the data stays as seeded.
+        districts = db.session.execute(select(Region.id).where(Region.level == "district")
+                                       .order_by(Region.code)).scalars().all()
         enterprises = []
         for i in range(1, 61):
             e = Enterprise(unit_no=f"{320500000 + i}", name=fake.unique.company(),
                            industry_authority=rng.choice(INDUSTRY_AUTHORITIES), status="active",
-                           phone=fake.phone_number(), address=fake.address()[:60])
+                           phone=fake.phone_number(), address=fake.address()[:60],
+                           district_id=districts[i // 2 % len(districts)] if i % 2 else None)
             e.gongtou_group = e.industry_authority in ("市工投公司", "创元集团")
             enterprises.append(e)
         db.session.add_all(enterprises)
@@ -227,7 +232,10 @@ def build_users() -> list[tuple[str, str, str, str]]:
                                   .order_by(Region.code))
     plan = [("admin", "system_admin", city), ("city", "city_admin", city),
             ("district", "district_admin", district), ("street", "street_staff", street),
-            ("community", "community_staff", community), ("supervisor", "supervisor", city)]
+            ("community", "community_staff", community), ("supervisor", "supervisor", city),
+            # MLPS level 3: the security and audit administrators hold no business role.
+            ("seccity", "security_admin", city), ("auditcity", "audit_admin", city),
+            ("secdistrict", "security_admin", district)]
     logins = []
     for username, role, region in plan:
         if not sm.find_user(username=username):

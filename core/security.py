@@ -28,6 +28,7 @@ from core.auth.views import (
     LoginView,
     RegionUserDBModelView,
     ResetUserPasswordView,
+    RoleModelView,
 )
 
 
@@ -52,6 +53,18 @@ class RegionUser(FabUser):
     @property
     def totp_label(self) -> str:
         return "已启用" if self.totp_secret else "未启用"
+
+    @property
+    def roles_label(self) -> str:
+        from core.auth.users import roles_label
+
+        return roles_label(self)
+
+    @property
+    def email_label(self) -> str:
+        from core.auth.users import shown_email
+
+        return shown_email(self.email)
 
 
 ROLE_TITLES = {
@@ -103,6 +116,9 @@ _SELF_SERVICE = [
     ["UserInfoEditView|ResetMyPasswordView", "can_this_form_get|can_this_form_post"],
     ["TotpView", "can_setup|menu_access"],
 ]
+# Reference data (issue #12): enterprises and agencies are read by streets and
+# communities and changed by city and district staff (core.registry.reference).
+_REFERENCE = r"EnterpriseModelView|EnterpriseApi|EmploymentAgencyModelView"
 # A33: releasing data is approved at city or district level only.
 _NOT_APPROVE = r"^(?!can_approve$|can_reject$).*$"
 _BUSINESS = rf"^(?!(?:{_SECURITY}|{_AUDIT})$).*$"
@@ -110,8 +126,8 @@ _BUSINESS = rf"^(?!(?:{_SECURITY}|{_AUDIT})$).*$"
 
 def _staff(extra=()):
     return [
-        [rf"^(?!(?:{_SECURITY}|{_AUDIT}|{_PLATFORM})$).*$", _NOT_APPROVE],
-        [rf"^(?:{_PLATFORM})$", rf"^(?:{_READ})$"],
+        [rf"^(?!(?:{_SECURITY}|{_AUDIT}|{_PLATFORM}|{_REFERENCE})$).*$", _NOT_APPROVE],
+        [rf"^(?:{_PLATFORM}|{_REFERENCE})$", rf"^(?:{_READ})$"],
         *_SELF_SERVICE,
         *extra,
     ]
@@ -154,6 +170,7 @@ class RetireeSecurityManager(SecurityManager):
     authdbview = LoginView
     resetmypasswordview = ChangeOwnPasswordView
     resetpasswordview = ResetUserPasswordView
+    rolemodelview = RoleModelView
     security_api = RetireeSecurityApi
 
     def register_views(self) -> None:

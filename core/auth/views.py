@@ -8,14 +8,21 @@
   password must be changed at first login.
 * ``TotpView``: enrol in or leave the TOTP second factor.
 * ``RegionUserDBModelView``: users of the administrator's own region subtree only;
-  roles up to the administrator's own rank; nobody edits their own roles or region.
+  roles up to the administrator's own rank; nobody edits their own roles or region;
+  the separation of duties (``core.auth.duties``). In Chinese: 登录名, one 姓名, an
+  optional e-mail, roles by their Chinese names.
 """
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import (
+    BS3PasswordFieldWidget,
+    BS3TextFieldWidget,
+    Select2ManyWidget,
+)
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.security.decorators import no_cache
@@ -26,13 +33,16 @@ from flask_appbuilder.security.views import (
     ResetPasswordView,
     UserDBModelView,
 )
+from flask_appbuilder.security.views import RoleModelView as FabRoleModelView
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_login import login_user, logout_user
 from werkzeug.security import check_password_hash
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Optional
+from wtforms import PasswordField, StringField, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Optional, Regexp
 
-from core.auth import policy, sessions, totp
+from core.auth import duties, policy, sessions, totp
 from core.auth.lockout import unlock
+from core.auth.users import shown_email, stored_email
 from core.auth.web import safe_next
 from core.errors import RuleViolation
 
@@ -220,11 +230,25 @@ class TotpView(BaseView):
 # --- users -------------------------------------------------------------------------------
 
 def manageable_roles() -> list[str]:
-    """Roles the current administrator may grant: none ranked above their own."""
+    """Roles the current administrator may grant: none ranked above their own, and not
+    the system or audit administrator (MLPS level 3: ``core.auth.duties``)."""
     from core.security import ROLE_RANK, user_rank
 
     rank = user_rank(g.get("ra_user"))
-    return [name for name, r in ROLE_RANK.items() if r <= rank]
+    return duties.grantable(name for name, r in ROLE_RANK.items() if r <= rank)
+
+
+def _manageable_role_rows():
+    from flask_appbuilder.security.sqla.models import Role
+    from sqlalchemy import select
+
+    from core.extensions import db
+
+    return db.session.scalars(select(Role).where(Role.name.in_(manageable_roles()))
+                              .order_by(Role.name)).all()
+
+
+NOT_MANAGED = "三员分立：安全管理员不能查看、修改、停用、重置密码或解锁系统管理员和审计管理员的账户"
 
 
 def managed_user(pk):
@@ -242,6 +266,8 @@ def managed_user(pk):
     if user is None or me is None or not path_in_scope(path, current_scope()) \
             or user_rank(user) > user_rank(me):
         abort(404)
+    if not duties.may_manage(user):
+        abort(403, description=NOT_MANAGED)
     return user
 
 
@@ -260,34 +286,98 @@ def _scoped_user_ids():
     return select(RegionUser.id).where(RegionUser.region_id.in_(regions))
 
 
+# The shape of an address only: the system sends no mail, and email_validator would
+# refuse the reserved domains (.invalid, .test) that test and demo accounts use.
+EMAIL_FORMAT = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def _role_label(role) -> str:
+    return duties.role_title(role.name)
+
+
+class RolesField(QuerySelectMultipleField):
+    """FAB's field looks for ids outside its choices before it has read them, so a role
+    the administrator may not grant was silently dropped and the rest saved: read them
+    first, and refuse the whole form."""
+
+    def pre_validate(self, form) -> None:
+        self.data  # noqa: B018  (reading the data marks ids outside the choices)
+        if self._invalid_formdata:
+            raise ValidationError("所选角色中有您不能授予的角色（只能授予不高于本人的角色，"
+                                  "系统管理员和审计管理员由运维人员用命令行创建）")
+        super().pre_validate(form)
+
+
 class RegionUserDBModelView(UserDBModelView):
-    list_columns = ["username", "first_name", "region", "roles", "active", "locked_label"]
-    add_columns = ["username", "first_name", "last_name", "email", "region", "roles",
-                   "active", "password", "conf_password"]
-    edit_columns = ["username", "first_name", "last_name", "email", "region", "roles", "active"]
+    list_title = "用户列表"
+    show_title = "用户详情"
+    add_title = "新建用户"
+    edit_title = "修改用户"
+    list_columns = ["username", "first_name", "region", "roles_label", "active",
+                    "locked_label"]
+    search_columns = ["username", "first_name", "region", "active"]
+    add_columns = ["username", "first_name", "email", "region", "roles", "active",
+                   "password", "conf_password"]
+    edit_columns = ["username", "first_name", "email", "region", "roles", "active"]
     show_fieldsets = [
-        ("用户", {"fields": ["username", "first_name", "last_name", "email", "active"]}),
-        ("权限", {"fields": ["region", "roles"]}),
+        ("用户", {"fields": ["username", "first_name", "email_label", "active"]}),
+        ("权限", {"fields": ["region", "roles_label"]}),
         ("登录安全", {"fields": ["login_count", "last_login", "fail_login_count",
                              "locked_label", "password_changed_at", "must_change_password",
                              "totp_label"]}),
     ]
-    label_columns = {"region": "所属区域", "locked_label": "锁定", "totp_label": "双因素认证",
-                     "password_changed_at": "密码修改时间",
-                     "must_change_password": "须修改密码", "fail_login_count": "连续失败次数"}
+    label_columns = {"username": "登录名", "first_name": "姓名", "email": "电子邮箱（选填）",
+                     "email_label": "电子邮箱", "region": "所属区域", "roles": "角色",
+                     "roles_label": "角色", "active": "启用", "login_count": "登录次数",
+                     "last_login": "最近登录时间", "locked_label": "锁定",
+                     "totp_label": "双因素认证", "password_changed_at": "密码修改时间",
+                     "must_change_password": "须修改密码", "fail_login_count": "连续失败次数",
+                     "password": "初始密码", "conf_password": "确认初始密码"}
+    description_columns = {
+        "username": "登录时使用，全系统唯一",
+        "first_name": "用户的中文姓名，如：张秀英",
+        "email": "可不填",
+        "region": "用户只能看到和管理该区域及其下级区域的数据",
+        "roles": "三员分立：系统管理员、安全管理员、审计管理员只能担任其一，且不能兼任业务角色",
+        "active": "不再使用的账户请停用（取消勾选），不要删除",
+    }
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_userinfo",
                         "can_resetmypassword", "can_resetpasswords", "can_unlock"]
     # FAB's validator reads a "groups" field these forms do not have (KeyError → 500).
-    validators_columns = {"roles": [DataRequired(message="请选择角色（只能授予不高于本人的角色）")]}
-    add_form_query_rel_fields = {"roles": [["name", FilterInFunction, manageable_roles]]}
-    edit_form_query_rel_fields = add_form_query_rel_fields
+    validators_columns: dict = {}
+    # FAB's own fields carry English labels and descriptions; these replace them. The
+    # roles box lists Chinese role names, only the roles the administrator may grant.
+    edit_form_extra_fields = {
+        "email": StringField("电子邮箱（选填）", description="可不填",
+                             validators=[Optional(), Regexp(EMAIL_FORMAT, message="电子邮箱格式不正确")],
+                             widget=BS3TextFieldWidget()),
+        "roles": RolesField(
+            "角色", query_func=_manageable_role_rows, get_pk_func=lambda r: r.id,
+            get_label=_role_label, widget=Select2ManyWidget(),
+            description=description_columns["roles"],
+            validators=[DataRequired(message="请选择角色（只能授予不高于本人的角色）")]),
+    }
+    add_form_extra_fields = edit_form_extra_fields | {
+        "password": PasswordField(
+            "初始密码", widget=BS3PasswordFieldWidget(),
+            description="至少8位，含大写字母、小写字母、数字、其他字符中的3类，不含登录名；"
+                        "用户首次登录时须修改",
+            validators=[DataRequired(message="请填写初始密码")]),
+        "conf_password": PasswordField(
+            "确认初始密码", widget=BS3PasswordFieldWidget(),
+            validators=[EqualTo("password", message="两次输入的密码不一致")]),
+    }
     # Users attached to a region of the administrator's subtree (FAB honours base_filters
     # on list, show, edit; actions are checked below).
     base_filters = [["id", FilterInFunction, _scoped_user_ids]]
 
+    def prefill_form(self, form, pk) -> None:
+        form.email.data = shown_email(form.email.data)
+
     def _check(self, item, is_new: bool) -> None:
         from sqlalchemy import inspect
 
+        from core.regions import LEVEL_LABELS
         from core.scoping import current_scope, path_in_scope
         from core.security import ROLE_LEVELS, ROLE_RANK, user_rank
 
@@ -307,16 +397,49 @@ class RegionUserDBModelView(UserDBModelView):
                    for r in [*before.unchanged, *before.deleted]):
                 raise RuleViolation("不能修改角色高于本人的用户", "roles")
         for role in item.roles:
-            if ROLE_RANK.get(role.name, 10 ** 6) > mine:
-                raise RuleViolation(f"不能授予高于本人的角色：{role.name}", "roles")
+            if ROLE_RANK.get(role.name, 10 ** 6) > mine or role.name not in manageable_roles():
+                raise RuleViolation(f"不能授予角色：{duties.role_title(role.name)}", "roles")
             levels = ROLE_LEVELS.get(role.name, ())
             if item.region.level not in levels:
                 raise RuleViolation(
-                    f"角色 {role.name} 只能分配到以下级别的区域：{'、'.join(levels)}", "region")
+                    f"角色“{duties.role_title(role.name)}”只能分配到以下级别的区域："
+                    f"{'、'.join(LEVEL_LABELS.get(v, v) for v in levels)}", "region")
+        duties.check_duties(item)
+        self._check_identity(item)
+
+    def _check_identity(self, item) -> None:
+        """One 姓名 in ``first_name``; an empty e-mail stored as the placeholder, a given
+        one unique (FAB's unique check is on the model field these forms replace)."""
+        from sqlalchemy import func, select
+
+        from core.extensions import db
+        from core.security import RegionUser
+
+        item.first_name = (item.first_name or "").strip()
+        if not item.first_name:
+            raise RuleViolation("请填写姓名", "first_name")
+        item.last_name = ""
+        item.email = stored_email(item.username, item.email)
+        with db.session.no_autoflush:
+            taken = db.session.scalar(select(func.count()).select_from(RegionUser).where(
+                RegionUser.email == item.email, RegionUser.id != (item.id or 0)))
+        if taken:
+            raise RuleViolation("该电子邮箱已被其他用户使用", "email")
+
+    def _refuse_unsaved(self, item, is_new: bool) -> None:
+        """A refusal leaves nothing pending in the session: FAB flashes the message and
+        the request's later commits must not write the refused change."""
+        from core.extensions import db
+
+        try:
+            self._check(item, is_new)
+        except RuleViolation:
+            db.session.rollback()
+            raise
 
     def pre_add(self, item) -> None:
         policy.check(item.password, item.username)
-        self._check(item, True)
+        self._refuse_unsaved(item, True)
         super().pre_add(item)
         from datetime import datetime
 
@@ -326,7 +449,7 @@ class RegionUserDBModelView(UserDBModelView):
         item.must_change_password = bool(current_app.config["PASSWORD_CHANGE_AT_FIRST_LOGIN"])
 
     def pre_update(self, item) -> None:
-        self._check(item, False)
+        self._refuse_unsaved(item, False)
         super().pre_update(item)
 
     @expose("/show/<pk>", methods=["GET"])
@@ -371,3 +494,17 @@ class RegionUserDBModelView(UserDBModelView):
         for pk in request.form.getlist("rowid"):
             managed_user(pk)
         return super().action_post()
+
+
+class RoleModelView(FabRoleModelView):
+    """Roles (read-only for the security administrator) by their Chinese names: FAB's
+    role widgets print the role codes. Same class name: same permissions and routes."""
+
+    list_title = "角色列表"
+    show_title = "角色详情"
+    list_widget = ListWidget
+    show_widget = ShowWidget
+    list_columns = ["name"]
+    show_columns = ["name", "permissions"]
+    label_columns = {"name": "角色", "permissions": "权限（系统标识）"}
+    formatters_columns = {"name": duties.role_title}

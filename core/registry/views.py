@@ -48,6 +48,7 @@ from core.registry.models import (
     RetireeHistory,
     RetireeTransfer,
 )
+from core.registry.reference import check_agency_write, check_enterprise_write
 from core.registry.validators import normalize_id_card_no
 from core.scoping import unscoped
 from core.views.base import (
@@ -570,8 +571,23 @@ ENTERPRISE_LABELS = {
     "address": "地址", "contact_person": "联系人", "phone": "电话"}
 
 
+def prepare_enterprise(item: Enterprise, is_new: bool) -> None:
+    """The rules of every write of an enterprise, screen or API: who may change it
+    (reference data), and F3's successor."""
+    check_enterprise_write(item, is_new)
+    item.unit_no = (item.unit_no or "").strip()
+    if item.successor_id is not None and item.successor_id == item.id or \
+            item.successor is item:
+        raise RuleViolations([RuleViolation("承继单位不能是本单位", "successor")])
+    if item.status == "active" and item.successor is not None:
+        raise RuleViolations([RuleViolation(
+            "正常经营的单位不填承继单位；单位关闭、破产、改制后再填写（F3）", "successor", "F3")])
+
+
 class EnterpriseModelView(KeepInputOnRefusal, ScopedModelView):
-    """F3, A12: insured employers with status and the chain of successors."""
+    """F3, A12: insured employers with status and the chain of successors; reference
+    data changed by city staff and the staff of the district of registration
+    (``core.registry.reference``)."""
 
     datamodel = interface(Enterprise)
     list_title = "参保单位"
@@ -600,13 +616,7 @@ class EnterpriseModelView(KeepInputOnRefusal, ScopedModelView):
         super().__init__(*args, **kwargs)
 
     def prepare_item(self, item, is_new: bool) -> None:
-        item.unit_no = (item.unit_no or "").strip()
-        if item.successor_id is not None and item.successor_id == item.id or \
-                item.successor is item:
-            raise RuleViolations([RuleViolation("承继单位不能是本单位", "successor")])
-        if item.status == "active" and item.successor is not None:
-            raise RuleViolations([RuleViolation(
-                "正常经营的单位不填承继单位；单位关闭、破产、改制后再填写（F3）", "successor", "F3")])
+        prepare_enterprise(item, is_new)
 
 
 class EmploymentAgencyModelView(KeepInputOnRefusal, ScopedModelView):
@@ -623,6 +633,9 @@ class EmploymentAgencyModelView(KeepInputOnRefusal, ScopedModelView):
     search_columns = ["code", "name"]
     label_columns = {"code": "机构编号", "name": "机构名称", "address": "地址", "phone": "电话"}
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        check_agency_write(item, is_new)
 
 
 # --- REST API -----------------------------------------------------------------------
@@ -746,6 +759,9 @@ class EnterpriseApi(ScopedModelRestApi):
     add_columns = ["unit_no", "name", "district", "industry_authority", "status", "successor",
                    "gongtou_group", "address", "contact_person", "phone"]
     edit_columns = add_columns
+
+    def prepare_item(self, item, is_new: bool) -> None:
+        prepare_enterprise(item, is_new)
 
 
 def register(appbuilder) -> None:

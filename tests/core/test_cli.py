@@ -202,7 +202,8 @@ def test_demo_builds_retirees_and_prints_working_logins(empty_app):
     assert "已生成演示数据：退休人员 50 人。" in result.output
     logins = [line.split(" / ") for line in result.output.splitlines() if " / " in line]
     logins = [parts for parts in logins if parts[1] == DEMO_PASSWORD]
-    assert {parts[0].strip() for parts in logins} >= {"admin", "city", "district", "community"}
+    assert {parts[0].strip() for parts in logins} >= {
+        "admin", "city", "district", "community", "seccity", "auditcity", "secdistrict"}
     with empty_app.app_context():
         assert db.session.scalar(select(func.count(Retiree.id))) == 50
     for username, password, *_ in logins:

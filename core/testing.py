@@ -68,6 +68,19 @@ def run(args, *, seconds: float, waiting_for: str, **kwargs) -> subprocess.Compl
                     f"stdout so far:\n{(out or '')[-2000:]}\nstderr so far:\n{(err or '')[-2000:]}")
 
 
+def communicate(process: subprocess.Popen, *, seconds: float, waiting_for: str):
+    """``process.communicate()`` with ``patience(seconds)``; a process still running then
+    is killed and the test fails saying what was awaited."""
+    limit = patience(seconds)
+    try:
+        return process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"gave up after {limit:.0f} s waiting for {waiting_for} "
+                    f"(RETIREE_ADMIN_TEST_TIMEOUT_FACTOR={TIMEOUT_FACTOR:g})")
+
+
 def _memoise_url_builders() -> None:
     """Werkzeug compiles two Python functions per URL rule (the URL builders), through
     ``ast`` and ``compile``: half of what ``create_app`` costs once the REST schemas are

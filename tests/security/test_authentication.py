@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core.testing import PASSWORD, missing
+from core.testing import PASSWORD, missing, patience
 from tests.security.conftest import (
     api_login,
     csrf_token,
@@ -313,7 +313,7 @@ def _redis_available(url: str) -> bool:
     import redis
 
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=patience(5)).ping())
     except Exception:
         return False
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,6 +28,82 @@ PASSWORD = "Test@2024pw"
 TEST_HASH = {"FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 PG_URL = os.environ.get("RETIREE_ADMIN_TEST_DATABASE_URL")
 _counter = itertools.count()
+# Every wait of the suite (subprocesses, servers, jobs, the browser) is multiplied by this
+# (issue #23): a busy machine or a slow CI runner sets more, e.g. 3. The bases are
+# already generous; no test measures speed (that is the benchmark's job).
+TIMEOUT_FACTOR = float(os.environ.get("RETIREE_ADMIN_TEST_TIMEOUT_FACTOR") or 1)
+
+
+def patience(seconds: float) -> float:
+    """How long to wait for something that normally takes well under ``seconds``."""
+    return seconds * TIMEOUT_FACTOR
+
+
+def wait_until(condition, seconds: float, waiting_for: str, interval: float = 0.2):
+    """Poll ``condition`` until it returns something true, for ``patience(seconds)``;
+    then fail saying what was awaited and how long."""
+    limit = patience(seconds)
+    deadline = time.monotonic() + limit
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {limit:.0f} s waiting for {waiting_for} "
+                        f"(RETIREE_ADMIN_TEST_TIMEOUT_FACTOR={TIMEOUT_FACTOR:g})")
+        time.sleep(interval)
+
+
+def run(args, *, seconds: float, waiting_for: str, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run`` with ``patience(seconds)``; a timeout fails the test saying what
+    was awaited and what the process had printed so far."""
+    limit = patience(seconds)
+    try:
+        return subprocess.run(args, timeout=limit, **kwargs)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        pytest.fail(f"gave up after {limit:.0f} s waiting for {waiting_for} "
+                    f"(RETIREE_ADMIN_TEST_TIMEOUT_FACTOR={TIMEOUT_FACTOR:g}); "
+                    f"stdout so far:\n{(out or '')[-2000:]}\nstderr so far:\n{(err or '')[-2000:]}")
+
+
+def communicate(process: subprocess.Popen, *, seconds: float, waiting_for: str):
+    """``process.communicate()`` with ``patience(seconds)``; a process still running then
+    is killed and the test fails saying what was awaited."""
+    limit = patience(seconds)
+    try:
+        return process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"gave up after {limit:.0f} s waiting for {waiting_for} "
+                    f"(RETIREE_ADMIN_TEST_TIMEOUT_FACTOR={TIMEOUT_FACTOR:g})")
+
+
+def _memoise_url_builders() -> None:
+    """Werkzeug compiles two Python functions per URL rule (the URL builders), through
+    ``ast`` and ``compile``: half of what ``create_app`` costs once the REST schemas are
+    kept. Such a function depends only on the rule's text and parsed parts, so a test
+    process, which builds hundreds of apps with the same rules, compiles each once.
+    Rules with defaults are compiled as before."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    built: dict = {}
+
+    def cached(self, append_unknown: bool = True):
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if key not in built:
+            built[key] = compile_builder(self, append_unknown)
+        return built[key]
+
+    Rule._compile_builder = cached
+
+
+_memoise_url_builders()
 
 # Deterministic region tree: (code, name, level, parent code)
 REGIONS = [

@@ -9,10 +9,16 @@ errors fail the test. Screenshots go to ``artifacts/screenshots/`` (gitignored).
 
 Without Chromium the tests skip with the reason, except under ``CI=true``, where they
 fail: ``apt-get install -y chromium chromium-driver`` and ``pip install selenium``.
+
+A busy machine must not fail them (issue #23): every wait lasts ``patience(seconds)``
+and says what it waited for; an action (a click, typing) is retried inside its wait when
+the element was replaced under it; a lookup box is picked from only once the server's
+answer for what was typed is in and its list has stopped changing.
 """
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import os
 import threading
@@ -21,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.testing import missing
+from core.testing import TIMEOUT_FACTOR, missing, patience
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -35,6 +41,27 @@ ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-us
         "--disable-quic", "--no-first-run", "--no-default-browser-check",
         "--disable-features=Translate,MediaRouter,OptimizationHints",
         "--window-size=1400,1000", "--lang=zh-CN", "--force-device-scale-factor=1")
+# Records the URL of every jQuery request a page completes, once per page: a lookup box's
+# answer is known to be in when its request (with the typed term) is the last completed.
+RECORD_XHR = """
+if (!window.raXhrDone) {
+  window.raXhrDone = [];
+  jQuery(document).on('ajaxComplete', (e, xhr, s) => window.raXhrDone.push(s.url));
+}
+"""
+# The options of the open lookup box once nothing is in flight and the last request
+# answered was for ``typed``; null while the answer is still coming.
+LOOKUP_ANSWER = """
+const typed = arguments[0], done = window.raXhrDone || [];
+const last = done[done.length - 1];
+if (jQuery.active !== 0 || !last) return null;
+const term = /[?&]term=([^&]*)/.exec(last);
+if (!term || decodeURIComponent(term[1].replace(/\\+/g, ' ')) !== typed) return null;
+const list = document.querySelector('.select2-container--open .select2-results__options');
+if (!list || list.querySelector('.loading-results')) return null;
+return Array.from(list.querySelectorAll('.select2-results__option'),
+                  o => o.textContent.trim());
+"""
 
 
 def _missing() -> str | None:
@@ -82,6 +109,7 @@ def driver(browser_tools, tmp_path_factory):
         chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     finally:
         SeleniumManager.binary_paths = original
+    chrome.set_page_load_timeout(patience(120))
     chrome.execute_cdp_cmd("Browser.setDownloadBehavior",
                            {"behavior": "allow", "downloadPath": str(downloads)})
     chrome.downloads = downloads
@@ -112,6 +140,13 @@ def serve():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function).strip()
+    except (OSError, TypeError):
+        return repr(function)
 
 
 class Browser:
@@ -145,20 +180,83 @@ class Browser:
         self.get("/login/")
         self.driver.find_element(By.NAME, "username").send_keys(username)
         self.driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        self.driver.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
-        self.wait(lambda d: "/login" not in d.current_url)
+        self.click("form [type=submit]")
+        self.wait(lambda d: "/login" not in d.current_url, waiting_for=f"{username} to log in")
 
-    def wait(self, condition, timeout: float = 10):
-        """Poll until `condition` holds; an element lost to a page (re)load mid-check
-        just means "not yet", so the condition is tried again."""
+    def wait(self, condition, timeout: float = 30, waiting_for=None):
+        """Poll until `condition` holds, for ``patience(timeout)``; an element lost to a
+        page (re)load or a redrawn widget mid-check, or not yet clickable, just means
+        "not yet", so the condition is tried again. Giving up names what was awaited
+        (``waiting_for``, a text or a function giving one, else the condition's source)
+        and the page."""
         from selenium.common.exceptions import (
+            ElementClickInterceptedException,
+            ElementNotInteractableException,
             NoSuchElementException,
             StaleElementReferenceException,
+            TimeoutException,
         )
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout, ignored_exceptions=(
-            NoSuchElementException, StaleElementReferenceException)).until(condition)
+        limit = patience(timeout)
+        try:
+            return WebDriverWait(self.driver, limit, ignored_exceptions=(
+                NoSuchElementException, StaleElementReferenceException,
+                ElementClickInterceptedException, ElementNotInteractableException,
+            )).until(condition)
+        except TimeoutException:
+            awaited = waiting_for() if callable(waiting_for) else waiting_for
+            pytest.fail(f"gave up after {limit:.0f} s waiting for "
+                        f"{awaited or _source(condition)} on {self.path} "
+                        f"(RETIREE_ADMIN_TEST_TIMEOUT_FACTOR={TIMEOUT_FACTOR:g})")
+
+    def act(self, locate, action=None, waiting_for: str | None = None):
+        """Find an element and act on it (click by default) inside one retrying wait:
+        an element replaced between being found and being acted on — a list redrawn by
+        a lookup's answer, a page reloading — is found again and the action retried,
+        as `wait` does for reads. Returns the element."""
+
+        def attempt(d):
+            element = locate(d)
+            if element is None or not element.is_displayed():
+                return None
+            (action or (lambda e: e.click()))(element)
+            return element
+
+        return self.wait(attempt, waiting_for=waiting_for or _source(locate))
+
+    def click(self, css: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.act(lambda d: d.find_element(By.CSS_SELECTOR, css),
+                 waiting_for=f"{css} to take a click")
+
+    def choose_lookup(self, field: str, typed: str, wanted: str) -> None:
+        """Pick ``wanted`` in the lookup box of ``field`` (Select2 asking the server as
+        one types): open it, type, wait until the answer for ``typed`` is in and the
+        option list is the same on two looks in a row, then click the option, found
+        afresh on each try."""
+        from selenium.webdriver.common.by import By
+
+        self.js(RECORD_XHR)
+        self.click(f"#{field} + .select2 .select2-selection")
+        self.act(lambda d: d.find_element(
+            By.CSS_SELECTOR, ".select2-container--open .select2-search__field"),
+            lambda e: e.send_keys(typed), waiting_for=f"the search box of {field} to open")
+        looks: list = []
+
+        def settled(d):
+            looks.append(self.js(LOOKUP_ANSWER, typed))
+            return looks[-1] is not None and looks[-2:] == [looks[-1]] * 2 \
+                and wanted in looks[-1]
+
+        self.wait(settled, waiting_for=lambda: f"the lookup of {field} to answer “{typed}” "
+                                               f"with “{wanted}” (last seen: {looks[-1:]})")
+        self.act(lambda d: next((o for o in d.find_elements(
+            By.CSS_SELECTOR, ".select2-container--open .select2-results__option")
+            if o.text.strip() == wanted), None), waiting_for=f"the option “{wanted}”")
+        self.wait(lambda d: d.execute_script(f"return jQuery('#{field}').val()")
+                  not in (None, ""), waiting_for=f"{field} to hold the chosen option")
 
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)

@@ -57,7 +57,7 @@ def test_dashboard_draws_drills_down_and_exports(seeded, browser):
 
     b = browser(seeded)
     b.login("sup")
-    b.driver.find_element(By.ID, "ra-home-dashboard").click()
+    b.click("#ra-home-dashboard")
     assert "统计图表" in b.menu_text()
     board = wait_drawn(b)
     assert b.path == "/dashboard/"
@@ -73,7 +73,7 @@ def test_dashboard_draws_drills_down_and_exports(seeded, browser):
     # PNG through ECharts' getDataURL: a real file lands in the download folder.
     for old in b.driver.downloads.glob("*.png"):
         old.unlink()
-    b.driver.find_element(By.CSS_SELECTOR, '.ra-png[data-chart="age"]').click()
+    b.click('.ra-png[data-chart="age"]')
     png = b.driver.downloads / "dashboard-age.png"
     b.wait(lambda d: png.exists() and png.stat().st_size > 0)
     data = png.read_bytes()
@@ -114,7 +114,7 @@ def test_filters_travel_in_the_url(seeded, browser):
     Select(b.driver.find_element(By.ID, "ra-f-region")).select_by_value("320502001")
     b.js("document.getElementById('ra-f-from').value = '1990-01-01';"
          "document.getElementById('ra-f-to').value = '2030-12-31';")
-    b.driver.find_element(By.ID, "ra-f-submit").click()
+    b.click("#ra-f-submit")
     b.wait(lambda d: "region=320502001" in d.current_url)
     assert "from=1990-01-01" in b.driver.current_url and "to=2030-12-31" in b.driver.current_url
     board = wait_drawn(b)

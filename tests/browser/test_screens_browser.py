@@ -47,21 +47,9 @@ def fill_new_retiree(b, id_card_no: str, birth: date, community: int) -> None:
                          ("residence_type", "local"), ("family_status", "none"),
                          ("serious_illness", "none"), ("community", str(community))):
         set_select(b, name, choice)
-    choose_employer(b, "纺织", "苏州第一纺织厂（320500001）")
-    b.driver.find_element(By.CSS_SELECTOR, "#model_form button[type=submit]").click()
-
-
-def choose_employer(b, typed: str, wanted: str) -> None:
-    """The employer box holds no list: type, wait for the server's matches, pick one."""
-    from selenium.webdriver.common.by import By
-
-    b.driver.find_element(By.CSS_SELECTOR, "#employer + .select2 .select2-selection").click()
-    b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".select2-search__field")
-           ).send_keys(typed)
-    option = b.wait(lambda d: next((o for o in d.find_elements(
-        By.CSS_SELECTOR, ".select2-results__option") if o.text == wanted), None))
-    option.click()
-    b.wait(lambda d: d.execute_script("return jQuery('#employer').val()") not in (None, ""))
+    # The employer box holds no list: type, wait for the server's matches, pick one.
+    b.choose_lookup("employer", "纺织", "苏州第一纺织厂（320500001）")
+    b.click("#model_form button[type=submit]")
 
 
 def record_count(b) -> int:
@@ -97,15 +85,12 @@ def test_registry_list_filter_add_and_edit(seeded, browser):
 
     # Filter through the search widget: 姓名 starts with the first person's surname.
     surname = people[0][0]
-    b.driver.find_element(By.CSS_SELECTOR, "a.accordion-toggle[href='#accordion1_href']").click()
-    b.wait(lambda d: d.find_element(By.CSS_SELECTOR, "#filter_form .dropdown-toggle")
-           .is_displayed())
-    b.driver.find_element(By.CSS_SELECTOR, "#filter_form .dropdown-toggle").click()
-    b.driver.find_element(By.CSS_SELECTOR, '#filter_form a.filter[name="name"]').click()
-    value = b.wait(lambda d: d.find_element(By.CSS_SELECTOR, "#filter_form .filter_val"))
-    value.send_keys(surname)
-    b.driver.find_element(By.CSS_SELECTOR, "#filter_form button[type=submit], "
-                                           "#filter_form .btn-primary").click()
+    b.click("a.accordion-toggle[href='#accordion1_href']")
+    b.click("#filter_form .dropdown-toggle")
+    b.click('#filter_form a.filter[name="name"]')
+    b.act(lambda d: d.find_element(By.CSS_SELECTOR, "#filter_form .filter_val"),
+          lambda e: e.send_keys(surname))
+    b.click("#filter_form button[type=submit], #filter_form .btn-primary")
     b.wait(lambda d: "_flt_" in d.current_url)
     assert record_count(b) == sum(1 for n in people if n.startswith(surname))
     b.screenshot("filtered")
@@ -128,7 +113,7 @@ def test_registry_list_filter_add_and_edit(seeded, browser):
     phone = b.driver.find_element(By.ID, "phone")
     phone.clear()
     phone.send_keys("13900001111")
-    b.driver.find_element(By.CSS_SELECTOR, "#model_form button[type=submit]").click()
+    b.click("#model_form button[type=submit]")
     b.wait(lambda d: "/retiree/edit" not in d.current_url)
     with seeded.app_context():
         assert db.session.get(Retiree, pk).phone == "13900001111"
@@ -145,12 +130,12 @@ def test_plugin_switch_shows_and_hides_its_menu(app, browser):
     b.login("d_wz")
     b.get("/plugins/")
     assert "并轨管理" not in b.menu_text()
-    b.driver.find_element(By.NAME, "switch-wuzhong_xiangcheng-320506").click()
+    b.click('[name="switch-wuzhong_xiangcheng-320506"]')
     b.wait(lambda d: "并轨管理" in d.find_element(By.CSS_SELECTOR, ".navbar").text)
     row = b.driver.find_element(By.CSS_SELECTOR, 'tr[data-plugin="wuzhong_xiangcheng"]').text
     assert "已启用" in row
     b.screenshot("enabled")
-    b.driver.find_element(By.NAME, "switch-wuzhong_xiangcheng-320506").click()
+    b.click('[name="switch-wuzhong_xiangcheng-320506"]')
     b.wait(lambda d: "并轨管理" not in d.find_element(By.CSS_SELECTOR, ".navbar").text)
     assert "未启用" in b.driver.find_element(
         By.CSS_SELECTOR, 'tr[data-plugin="wuzhong_xiangcheng"]').text

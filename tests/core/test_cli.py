@@ -15,19 +15,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.testing import run
 from tests.conftest import PASSWORD
 
 SCRIPT = Path(sys.executable).parent / "retiree-admin"
 
 
-def script(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess:
+def script(*args: str, database_url: str, cwd: Path,
+           seconds: float = 120) -> subprocess.CompletedProcess:
     """Run the installed console script with a clean environment: no secret key, no
-    overrides, only the database."""
+    overrides, only the database; given ``patience(seconds)`` to finish."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RETIREE_ADMIN_", "FLASK_")) and k not in ("SECRET_KEY",)}
     env["DATABASE_URL"] = database_url
-    return subprocess.run([str(SCRIPT), *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return run([str(SCRIPT), *args], env=env, cwd=cwd, capture_output=True, text=True,
+               check=False, seconds=seconds, waiting_for=f"`retiree-admin {' '.join(args)}`")
 
 
 def cli(app, *args: str):
@@ -231,7 +233,7 @@ def test_bench_runs_end_to_end_and_prints_its_table(empty_database, tmp_path):
     """The benchmark (issue 7) on a small set: every measurement runs and is printed."""
     out = tmp_path / "bench.json"
     result = script("bench", "--retirees", "1000", "--import-rows", "200", "--json-out",
-                    str(out), database_url=empty_database, cwd=tmp_path)
+                    str(out), database_url=empty_database, cwd=tmp_path, seconds=900)
     assert result.returncode == 0, result.stderr[-2000:]
     for label in ("列表页", "API 列表首页", "退休人员查看", "仪表盘", "导入 200 行", "导出",
                   "CPU参考"):

@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from core.testing import missing
+from core.testing import missing, patience, run, wait_until
 
 REDIS_URL = os.environ.get("RETIREE_ADMIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -43,14 +42,12 @@ def _job(app, job_id):
         return db.session.get(Job, job_id)
 
 
-def _wait(client, job_id, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def _wait(client, job_id, seconds=120):
+    def finished():
         status = client.get(f"/jobs/{job_id}/status").json
-        if status["status"] in ("done", "failed"):
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {status}")
+        return status if status["status"] in ("done", "failed") else None
+
+    return wait_until(finished, seconds, f"job {job_id} to finish", interval=0.3)
 
 
 def test_A31_import_upload_runs_as_job_with_progress(app, client_for, import_file):
@@ -97,8 +94,9 @@ def test_jobs_on_redis_queue_run_in_separate_worker(app, import_file):
     path, _ = import_file(40)
     job_id = _submit(app, path, queue)
     assert _job(app, job_id).status == "queued"
-    done = subprocess.run([*_cli(), "worker", "--burst"], env=_worker_env(app, queue),
-                          capture_output=True, text=True, timeout=300)
+    done = run([*_cli(), "worker", "--burst"], env=_worker_env(app, queue),
+               capture_output=True, text=True, seconds=300,
+               waiting_for="the RQ worker to run the queued import")
     assert done.returncode == 0, done.stderr[-2000:]
     job = _job(app, job_id)
     assert job.status == "done", job.error
@@ -123,12 +121,13 @@ def test_killed_worker_leaves_consistent_data_and_rerun_adds_nobody_twice(app, i
     job_id = _submit(app, path, queue)
     worker = subprocess.Popen([*_cli(), "worker", "--burst"], env=_worker_env(app, queue),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and _count(app) < 200:
+    def partly_imported():
         assert worker.poll() is None, "worker finished before it could be killed"
-        time.sleep(0.2)
+        return _count(app) >= 200
+
+    wait_until(partly_imported, 240, "the worker to store 200 of the people")
     _kill_with_children(worker.pid)
-    worker.wait(timeout=30)
+    worker.wait(timeout=patience(30))
     partial = _count(app)
     assert 0 < partial < n, partial
     job = _job(app, job_id)
@@ -142,12 +141,13 @@ def test_killed_worker_leaves_consistent_data_and_rerun_adds_nobody_twice(app, i
         assert dupes == []
         assert db.session.scalar(select(func.count()).select_from(Retiree)
                                  .where(Retiree.region_path == "")) == 0
-    refused = subprocess.run([*_cli(), "jobs", "run", str(job_id)],
-                             env=_worker_env(app, queue), capture_output=True, text=True)
+    refused = run([*_cli(), "jobs", "run", str(job_id)], env=_worker_env(app, queue),
+                  capture_output=True, text=True, seconds=120,
+                  waiting_for="`jobs run` to refuse a running job")
     assert refused.returncode != 0 and "--force" in refused.stderr
-    rerun = subprocess.run([*_cli(), "jobs", "run", str(job_id), "--force"],
-                           env=_worker_env(app, queue), capture_output=True, text=True,
-                           timeout=300)
+    rerun = run([*_cli(), "jobs", "run", str(job_id), "--force"],
+                env=_worker_env(app, queue), capture_output=True, text=True, seconds=300,
+                waiting_for="`jobs run --force` to finish the killed import")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
     job = _job(app, job_id)
     assert job.status == "done"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from core.scaffold import ROOT, generate, plugins_new_command
-from core.testing import missing
+from core.testing import missing, run
 
 PACKAGE = "ra_scaffold_tmp"
 
@@ -37,12 +36,13 @@ def test_plugins_new_writes_a_skeleton_that_passes_its_own_tests(folder):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder.parent), str(ROOT)]),
            "RETIREE_ADMIN_PLUGIN_PACKAGES": json.dumps([PACKAGE]),
            "RETIREE_ADMIN_PLUGINS_BLOCKLIST": "[]"}
-    run = subprocess.run(
+    done = run(
         [sys.executable, "-m", "pytest", "-q", "-p", "core.testing", "-p", "no:cacheprovider",
          "-W", "ignore::DeprecationWarning", str(target)],
-        cwd=folder.parent, env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "5 passed" in run.stdout
+        cwd=folder.parent, env=env, capture_output=True, text=True, seconds=900,
+        waiting_for="the skeleton's own tests")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "5 passed" in done.stdout
 
 
 def test_skeleton_has_every_part_and_a_branch_of_its_own(folder):
@@ -71,10 +71,10 @@ def test_skeleton_is_ruff_clean(folder):
     if not ruff.exists():
         missing("ruff is not installed")
     target = generate("probe_notes", folder, "走访记事")
-    run = subprocess.run([str(ruff), "check", "--no-cache", "--config",
-                          str(ROOT / "pyproject.toml"), str(target)],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout
+    done = run([str(ruff), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
+                str(target)], capture_output=True, text=True, seconds=120,
+               waiting_for="ruff to check the skeleton")
+    assert done.returncode == 0, done.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [

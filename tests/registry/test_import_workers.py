@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+
+from core.testing import communicate, run, wait_until
 
 
 @pytest.fixture(params=["fork", "spawn"])
@@ -139,10 +140,11 @@ def _cli_import(app, path):
 
 def _half_way(app, importer):
     """The workers of an import, once 200 people are in."""
-    deadline = time.time() + 240
-    while time.time() < deadline and _people(app) < 200:
+    def partly_imported():
         assert importer.poll() is None, "the import finished before it could be stopped"
-        time.sleep(0.1)
+        return _people(app) >= 200
+
+    wait_until(partly_imported, 240, "the split import to store 200 people", interval=0.1)
     workers = _children(importer.pid)
     assert len(workers) == 2
     return workers
@@ -161,7 +163,8 @@ def test_ctrl_c_stops_a_split_import_after_the_chunks_in_hand(app, import_file):
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
     workers = _half_way(app, importer)
     os.killpg(importer.pid, signal.SIGINT)
-    _, stderr = importer.communicate(timeout=60)
+    _, stderr = communicate(importer, seconds=60,
+                            waiting_for="the import to stop after Ctrl-C")
     assert importer.returncode != 0
     assert "Traceback" not in stderr, stderr[-2000:]
     assert not any(map(_running, workers))
@@ -182,11 +185,9 @@ def test_killed_split_import_leaves_whole_chunks_no_worker_and_reruns_cleanly(ap
                                 stderr=subprocess.DEVNULL)
     workers = _half_way(app, importer)
     importer.send_signal(signal.SIGKILL)
-    importer.wait(timeout=30)
-    deadline = time.time() + 60
-    while time.time() < deadline and any(map(_running, workers)):
-        time.sleep(0.2)
-    assert not any(map(_running, workers)), "a worker outlived the killed import"
+    communicate(importer, seconds=30, waiting_for="the killed import to exit")
+    wait_until(lambda: not any(map(_running, workers)), 60,
+               "the workers of the killed import to stop (a worker outlived it)")
     partial = _people(app)
     assert 0 < partial < n, partial
     from core.extensions import db
@@ -195,7 +196,8 @@ def test_killed_split_import_leaves_whole_chunks_no_worker_and_reruns_cleanly(ap
     with app.app_context():  # whole chunks: each person with the history row of the import
         assert db.session.scalar(select(func.count()).select_from(RetireeHistory)) == partial
         db.session.remove()
-    rerun = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+    rerun = run(cli, env=env, capture_output=True, text=True, seconds=300,
+                waiting_for="the re-run of the killed import")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"新增 {n - partial}；更新 0；无变化 {partial}；失败 0" in rerun.stdout
     assert _people(app) == n

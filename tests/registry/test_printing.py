@@ -5,8 +5,6 @@ import dataclasses
 import datetime as dt
 import re
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from core.registry.printing import (
     contact_card_pdf,
     registration_form_pdf,
 )
-from core.testing import missing
+from core.testing import missing, run
 
 RECORD = {
     "record_no": "SZ-2024-000123",
@@ -86,8 +84,8 @@ def read_pages(pdftotext, tmp_path):
     def read(pdf: bytes) -> list[str]:
         src = tmp_path / "doc.pdf"
         src.write_bytes(pdf)
-        out = subprocess.run([pdftotext, "-raw", "-enc", "UTF-8", str(src), "-"],
-                             check=True, capture_output=True, timeout=60).stdout
+        out = run([pdftotext, "-raw", "-enc", "UTF-8", str(src), "-"], check=True,
+                  capture_output=True, seconds=60, waiting_for="pdftotext to read the PDF").stdout
         return out.decode("utf-8").split("\f")[:-1]
 
     return read
@@ -306,8 +304,11 @@ def test_font_path_from_flask_config(monkeypatch, tmp_path):
         assert printing.resolve_font_path() == str(tmp_path / "configured.otf")
 
 
-def test_form_is_quick_enough():
+def test_form_checks_its_font_once_per_process():
+    """The font file is opened and checked for the first form only; later forms reuse
+    it (issue #23: the work done is asserted, not the time, which depends on the load)."""
     registration_form_pdf(RECORD)  # font checked and cached
-    start = time.perf_counter()
-    registration_form_pdf(RECORD)
-    assert time.perf_counter() - start < 5
+    before = printing._load_font.cache_info()
+    assert registration_form_pdf(RECORD).startswith(b"%PDF")
+    after = printing._load_font.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 1)

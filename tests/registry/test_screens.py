@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from datetime import date, timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from core.extensions import db
 from core.registry.fields import FORM_FIELDS, SECTIONS
 from core.registry.models import EmploymentAgency, Enterprise, Retiree, RetireeHistory
 from core.scoping import unscoped
-from core.testing import missing
+from core.testing import missing, run
 
 
 def _retiree(app, pk) -> Retiree:
@@ -395,9 +394,10 @@ def test_F1_print_has_two_copies(app, clerk, client_for, create, enterprise_id, 
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     (tmp_path / "form.pdf").write_bytes(response.data)
-    text = re.sub(r"\s+", "", subprocess.run(
+    text = re.sub(r"\s+", "", run(
         [exe, "-enc", "UTF-8", str(tmp_path / "form.pdf"), "-"], check=True,
-        capture_output=True, timeout=60).stdout.decode("utf-8"))
+        capture_output=True, seconds=60,
+        waiting_for="pdftotext to read the printed form").stdout.decode("utf-8"))
     assert "市退管中心留存" in text and "社区留存" in text
     assert text.count("张三") >= 2
     assert "苏州第一纺织厂" in text  # F3: the successor answers for a bankrupt employer

@@ -2,13 +2,12 @@
 balances and the arrears list."""
 import re
 import shutil
-import subprocess
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from core.testing import missing
+from core.testing import missing, run
 from plugins.fees.tests.conftest import ACTIVE, BANKRUPT
 
 
@@ -93,8 +92,9 @@ def pdf_text(tmp_path):
     def read(pdf: bytes) -> str:
         src = tmp_path / "receipt.pdf"
         src.write_bytes(pdf)
-        out = subprocess.run([exe, "-raw", "-enc", "UTF-8", str(src), "-"], check=True,
-                             capture_output=True, timeout=60).stdout.decode("utf-8")
+        out = run([exe, "-raw", "-enc", "UTF-8", str(src), "-"], check=True,
+                  capture_output=True, seconds=60,
+                  waiting_for="pdftotext to read the receipt").stdout.decode("utf-8")
         return re.sub(r"\s+", "", out)
     return read
 

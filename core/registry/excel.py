@@ -1345,10 +1345,10 @@ def _letters(n: int) -> list[str]:
     return [get_column_letter(i) for i in range(1, n + 1)]
 
 
-def _header_row(titles: Sequence[str], styles: Sequence[int]) -> str:
-    cells = "".join(f'<c r="{letter}1" s="{s}" t="inlineStr"><is>{_t(_neutralise(t))}</is></c>'
+def _header_row(titles: Sequence[str], styles: Sequence[int], row: int = 1) -> str:
+    cells = "".join(f'<c r="{letter}{row}" s="{s}" t="inlineStr"><is>{_t(_neutralise(t))}</is></c>'
                     for letter, t, s in zip(_letters(len(titles)), titles, styles, strict=True))
-    return f'<row r="1">{cells}</row>'
+    return f'<row r="{row}">{cells}</row>'
 
 
 def _plain_rows(rows: Iterable[Sequence[Any]], cells: _CellWriter, first: int = 1,
@@ -1374,6 +1374,7 @@ def write_export(
     rows: Iterable[Mapping[str, Any]],
     extra_columns: Sequence[ExtraColumn] = (),
     watermark: str | None = None,
+    withheld: Sequence[str] = (),
 ) -> int:
     """Stream registry rows to an xlsx that ``read_rows`` imports back unchanged; returns the count.
 
@@ -1384,13 +1385,17 @@ def write_export(
     (``(key, header)`` or ``(key, header, {code: label})``); imports ignore them.
     ``watermark`` (who received the data, A33) goes on a sheet of its own and
     into the workbook properties. Memory is flat in the number of rows.
+
+    ``withheld``: form fields the export may not carry (health fields without the right to
+    them). Issue #13 item 1: they are left out of the file, not written blank, so that
+    importing it back cannot clear them; the data-release sheet names them.
     """
     extras = [Column(e[0], e[1], None) for e in extra_columns]
     clash = {c.header for c in extras} & {c.header for c in COLUMNS}
     if clash:
         raise ValueError(f"extra column headers clash with form headers: {sorted(clash)}")
     extra_choices = {e[0]: e[2] for e in extra_columns if len(e) > 2}
-    columns = [*COLUMNS, *extras]
+    columns = [*(c for c in COLUMNS if c.name not in withheld), *extras]
     vocabulary = list(BOOL_LABELS.values())
     for col in columns:
         labels = _list_choices(col.field) if col.field else extra_choices.get(col.name, {}).values()
@@ -1421,9 +1426,12 @@ def write_export(
     with _XlsxStream(target, vocabulary) as book:
         cells = _CellWriter(book.shared)
         book.sheet(DATA_SHEET, data(cells), [_width(c) for c in columns], freeze_header=True)
-        if watermark:
+        if watermark or withheld:
             note = ["本数据仅限下列用途使用，未经市、区退管中心批准不得提供给其他单位或个人（A33）。",
-                    _neutralise(watermark)]
+                    _neutralise(watermark or "")]
+            if withheld:
+                note.append("本文件未包含以下列（未获提供），导入本文件不会改变这些内容："
+                            + "、".join(HEADERS[name] for name in withheld))
             book.sheet(WATERMARK_SHEET, _plain_rows([[line] for line in note], cells), [100])
         book.close(subject=watermark, description=watermark)
     return count
@@ -1436,12 +1444,15 @@ def write_error_report(
     target: Source,
     errors: Iterable[tuple[int, Mapping[str, Any], Sequence[ErrorReason]]],
     summary: Mapping[str, int] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> int:
     """Stream an import error report (A31); returns the number of rows listed.
 
     One line per rejected input row: 原行号, 姓名, 个人编号, 身份证号 and the reasons
     joined with "；". ``summary`` (e.g. {"总行数": 10, "成功": 8, "失败": 2}) goes on
-    a second sheet. Values echo user input, so they are neutralised too.
+    a second sheet. Values echo user input, so they are neutralised too. ``notes`` (the
+    sheet read, the columns ignored) open the second sheet; the columns ignored also head
+    the first, above its table (issue #13 item 6).
     """
     key_fields = ("name", "personal_no", "id_card_no")
     text = f' s="{_S_TEXT}"'
@@ -1456,14 +1467,19 @@ def write_error_report(
                    _neutralise(reason)]
             count += 1
 
+    notes = notes or {}
+    ignored = [[_neutralise(f"{k}：{v}")] for k, v in notes.items() if k == "未导入的列"]
     with _XlsxStream(target) as book:
         cells = _CellWriter(book.shared)
         titles = ["原行号", *(HEADERS[k] for k in key_fields), "错误原因"]
+        top = len(ignored) + 1 if ignored else 0  # the note, then an empty row
         book.sheet("错误明细", itertools.chain(
-            [_header_row(titles, [_S_BOLD] * len(titles))],
-            _plain_rows(lines(), cells, 2, ["", "", text, text, ""])),
-            [10, 14, 14, 22, 80], freeze_header=True)
-        totals = [[_neutralise(str(k)), v] for k, v in (summary or {}).items()]
+            _plain_rows(ignored, cells),
+            [_header_row(titles, [_S_BOLD] * len(titles), top + 1)],
+            _plain_rows(lines(), cells, top + 2, ["", "", text, text, ""])),
+            [10, 14, 14, 22, 80], freeze_header=not top)
+        totals = [*([_neutralise(f"{k}：{v}"), None] for k, v in notes.items()),
+                  *([_neutralise(str(k)), v] for k, v in (summary or {}).items())]
         book.sheet("汇总", itertools.chain([_header_row(["项目", "数量"], [_S_BOLD] * 2)],
                                          _plain_rows(totals, cells, 2)), [16, 12])
         book.close()

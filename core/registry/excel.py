@@ -1096,20 +1096,30 @@ class _XlsxStream:
                 '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>') if freeze_header else ""
         cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
                        for i, w in enumerate(widths, 1))
-        head = (f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_R}">'
-                f'<sheetViews><sheetView workbookViewId="0"{selected}>{pane}</sheetView></sheetViews>'
+        start = f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_R}">'
+        # The used range, filled in once the rows are counted: readers size progress by it.
+        dimension = '<dimension ref="A1"/>'.ljust(len('<dimension ref="A1:XFD1048576"/>'))
+        head = (start + dimension + f'<sheetViews><sheetView workbookViewId="0"{selected}>{pane}</sheetView></sheetViews>'
                 f'<sheetFormatPr defaultRowHeight="15"/>'
                 + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")
         with tempfile.TemporaryFile() as tmp:
             write = tmp.write
             write(head.encode())
             chunk: list[str] = []
+            last = ""
             for row in rows:
+                last = row
                 chunk.append(row)
                 if len(chunk) == 256:
                     write("".join(chunk).encode())
                     chunk.clear()
             write(("".join(chunk) + "</sheetData></worksheet>").encode())
+            if (m := re.match(r'<row r="(\d+)"', last)) and widths:
+                end = tmp.tell()
+                tmp.seek(len(start.encode()))
+                tmp.write(f'<dimension ref="A1:{get_column_letter(len(widths))}{m.group(1)}"/>'
+                          .encode())
+                tmp.seek(end)
             self._add_file(f"xl/worksheets/sheet{index}.xml", tmp)
 
     def _add_file(self, name: str, tmp: IO[bytes]) -> None:

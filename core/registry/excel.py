@@ -423,11 +423,10 @@ _CHOICE_CODES: dict[str, dict[str, str]] = {
 }
 
 
-def excel_number(value: float) -> str:
+def _excel_number(value: float) -> str:
     """A number as Excel shows it in the formula bar: 15 significant digits, the rest zeros
     (issue #13 item 13: not the binary float's digits "…139968")."""
-    digits = f"{value:.{_EXACT_DIGITS - 1}e}"
-    return str(int(Decimal(digits))) if abs(value) >= 1 else digits
+    return format(Decimal(f"{value:.{_EXACT_DIGITS - 1}e}").normalize(), "f")
 
 
 def _to_text(col: Column, value: Any) -> str | None:
@@ -437,7 +436,7 @@ def _to_text(col: Column, value: Any) -> str | None:
         # Item 8: an ID number is 18 characters, more than a number cell keeps exactly; an
         # 18-digit int written by a program is refused like the rounded one Excel keeps.
         if abs(value) >= 10**_EXACT_DIGITS or (col.name == "id_card_no" and value):
-            raise ValueError(f"{col.header}：数字{excel_number(value)}超过15位，Excel已丢失末尾数字，"
+            raise ValueError(f"{col.header}：数字{_excel_number(value)}超过15位，Excel已丢失末尾数字，"
                              "请将该列设为文本格式后重新填写")
         return str(int(value)) if float(value).is_integer() else str(value)
     if isinstance(value, dt.datetime):
@@ -1011,7 +1010,7 @@ def _records(close: Any, rows: Iterator[tuple[int, dict[int, Any]]],
                     value = _convert(col, value)
                 except ValueError as exc:
                     errors.append(RuleViolation(str(exc), field=col.name))
-                    display[name] = (excel_number(value) if isinstance(value, (int, float))
+                    display[name] = (_excel_number(value) if isinstance(value, (int, float))
                                      and not isinstance(value, bool) else str(value))
                     value = None
                 record[name] = value

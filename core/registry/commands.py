@@ -32,18 +32,26 @@ def template_command(kind, out):
               help="错误报告（xlsx）写到这里")
 @click.option("--workers", type=click.IntRange(1, 16), default=None,
               help="校验、写入的进程数（默认 IMPORT_WORKERS；SQLite 上默认 1）")
+@click.option("--overwrite", is_flag=True,
+              help="导出后已被他人修改的人员也按文件覆盖（默认拒绝这些行）")
 @with_appcontext
-def import_command(kind, file, report, workers):
+def import_command(kind, file, report, workers, overwrite):
     """导入Excel：逐行校验，合格行入库，不合格行写入错误报告；按个人编号更新，不重复登记。"""
-    with click.progressbar(length=_row_estimate(file), label="导入中") as bar:
+    try:  # issue #13 item 10: the safety checks first; the bar's length from the checked reader
+        rows = excel.read_rows(file)
+    except RuleViolation as exc:
+        fail(exc.message)
+    for k, v in rows.notes().items():
+        click.echo(f"{k}：{v}")
+    with click.progressbar(length=max(rows.size_hint or 1, 1), label="导入中") as bar:
         last = [0]
 
         def progress(n):
             bar.update(n - last[0])
             last[0] = n
         try:
-            result = exchange.import_retirees(db.session, file, "cli", progress=progress,
-                                              workers=workers)
+            result = exchange.import_retirees(db.session, rows, "cli", progress=progress,
+                                              workers=workers, overwrite=overwrite)
         except RuleViolation as exc:
             db.session.rollback()
             fail(exc.message)
@@ -55,19 +63,6 @@ def import_command(kind, file, report, workers):
         click.echo(f"错误报告：{report}")
     if result.failed:
         raise SystemExit(1)
-
-
-def _row_estimate(file) -> int:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(file, read_only=True)
-        ws = wb.worksheets[0]
-        rows = max((ws.max_row or 1) - 1, 1)
-        wb.close()
-        return rows
-    except Exception:  # the importer itself reports an unreadable file
-        return 1
 
 
 @click.command("export")

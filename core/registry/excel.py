@@ -24,6 +24,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import IO, Any, NamedTuple
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -397,26 +398,46 @@ def open_workbook_checked(
 
 # ---------------------------------------------------------------- reading
 
-def _norm_header(value: Any) -> str:
-    return re.sub(r"\s+", "", str(value)).strip(REQUIRED_MARK + "＊") if value is not None else ""
+# Hints clerks put in brackets ("联系电话（手机）", "重病情况 （F7）"), spaces and required marks.
+_HEADER_NOISE_RE = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]|[\s\u00a0\u200b\u3000*＊]")
 
+
+def _norm_header(value: Any) -> str:
+    """Issue #13 item 6: a header as the form means it, whatever brackets and spaces it has."""
+    return _HEADER_NOISE_RE.sub("", str(value)) if value is not None else ""
+
+
+#: Columns an export adds that the import reads: the record's version (stale-file check)
+#: and its management state (refused for new people, see ``exchange``).
+META_COLUMNS: dict[str, str] = {"version": "记录版本", "management_state": "管理状态"}
 
 _BY_HEADER: dict[str, Column] = {}
 for _c in COLUMNS:
     _BY_HEADER[_norm_header(_c.header)] = _c
+    _BY_HEADER.setdefault(_norm_header(_c.field.label), _c)  # the paper form's label, e.g. 所在社区
     _BY_HEADER.setdefault(_c.name, _c)  # API names are accepted too
+_META_BY_HEADER = {_norm_header(h): Column(name, h, None) for name, h in META_COLUMNS.items()}
 _CHOICE_CODES: dict[str, dict[str, str]] = {
     f.name: {**{c.lower(): c for c in f.choices}, **{label: c for c, label in f.choices.items()}}
     for f in FORM_FIELDS if f.choices
 }
 
 
+def _excel_number(value: float) -> str:
+    """A number as Excel shows it in the formula bar: 15 significant digits, the rest zeros
+    (issue #13 item 13: not the binary float's digits "…139968")."""
+    return format(Decimal(f"{value:.{_EXACT_DIGITS - 1}e}").normalize(), "f")
+
+
 def _to_text(col: Column, value: Any) -> str | None:
     if isinstance(value, bool):
         return BOOL_LABELS[value]
     if isinstance(value, (int, float)):
-        if isinstance(value, float) and abs(value) >= 10**_EXACT_DIGITS:
-            raise ValueError(f"{col.header}：数字{value:.0f}超过15位，Excel已丢失末尾数字，请将该列设为文本格式后重新填写")
+        # Item 8: an ID number is 18 characters, more than a number cell keeps exactly; an
+        # 18-digit int written by a program is refused like the rounded one Excel keeps.
+        if abs(value) >= 10**_EXACT_DIGITS or (col.name == "id_card_no" and value):
+            raise ValueError(f"{col.header}：数字{_excel_number(value)}超过15位，Excel已丢失末尾数字，"
+                             "请将该列设为文本格式后重新填写")
         return str(int(value)) if float(value).is_integer() else str(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
@@ -431,13 +452,14 @@ def _to_date(col: Column, value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     text = _to_text(col, value) if not isinstance(value, str) else value
-    try:
-        if re.fullmatch(r"\d{8}", text):
-            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        if m := _DATE_RE.fullmatch(text):
-            return dt.date(*map(int, m.groups()))
-    except ValueError:
-        pass
+    parts = ((text[:4], text[4:6], text[6:]) if re.fullmatch(r"\d{8}", text)
+             else m.groups() if (m := _DATE_RE.fullmatch(text)) else None)
+    if parts is not None:
+        try:
+            return dt.date(*map(int, parts))
+        except ValueError:
+            raise ValueError(f"{col.header}：日期“{text}”不存在（没有这一月或这一天），请核对"
+                             ) from None
     raise ValueError(f"{col.header}：日期“{text}”无法识别，应为yyyy-mm-dd格式，如2024-01-05")
 
 
@@ -483,25 +505,41 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _find_header(rows: Iterator[tuple[int, dict[int, Any]]]) -> tuple[int, dict[int, Column]]:
-    """The first row naming at least two known columns; earlier rows (titles) are skipped."""
+class _Header(NamedTuple):
+    row_no: int
+    columns: dict[int, Column]  # form columns and ``META_COLUMNS`` by 0-based index
+    ignored: dict[int, str]  # header cells the import does not read, as written
+    problem: RuleViolation | None  # a duplicate or a missing required column
+
+
+def _find_header(rows: Iterator[tuple[int, dict[int, Any]]]) -> _Header | None:
+    """The first row naming at least two form columns; earlier rows (titles) are skipped.
+    None when the first ``_HEADER_SCAN_ROWS`` rows have no such row."""
     for row_no, cells in rows:
         if row_no > _HEADER_SCAN_ROWS:
             break
-        names = ((i, _norm_header(v)) for i, v in sorted(cells.items()))
-        found = {i: _BY_HEADER[h] for i, h in names if h in _BY_HEADER}
-        if len(found) < 2:
+        found: dict[int, Column] = {}
+        ignored: dict[int, str] = {}
+        for i, v in sorted(cells.items()):
+            h = _norm_header(v)
+            col = _BY_HEADER.get(h) or _META_BY_HEADER.get(h)
+            if col is not None:
+                found[i] = col
+            elif h:
+                ignored[i] = str(v).strip()
+        if sum(1 for c in found.values() if c.field) < 2:
             continue
+        problem = None
         seen: dict[str, int] = {}
         for i, col in found.items():
             if col.name in seen:
-                raise RuleViolation(f"表头中“{col.header}”列重复出现", field=col.name)
+                problem = RuleViolation(f"表头中“{col.header}”列重复出现", field=col.name)
             seen[col.name] = i
         missing = [c.header for c in COLUMNS if c.field.required and c.name not in seen]
-        if missing:
-            raise RuleViolation(f"缺少必填列：{'、'.join(missing)}", rule="A31")
-        return row_no, found
-    raise RuleViolation(_INVALID + "未找到表头行（应有“姓名”“身份证号”等列名），请使用系统提供的模板")
+        if missing and problem is None:
+            problem = RuleViolation(f"缺少必填列：{'、'.join(missing)}", rule="A31")
+        return _Header(row_no, found, ignored, problem)
+    return None
 
 
 class _Xlsx:
@@ -547,13 +585,15 @@ class _Xlsx:
         rels = {rid: (kind, posixpath.normpath(posixpath.join(base, target))
                       if not target.startswith("/") else target.lstrip("/"))
                 for rid, kind, target in self._rels(f"{base}/_rels/{posixpath.basename(book_path)}.rels")}
-        self.sheets: list[tuple[str, str]] = []  # (name, part) of worksheets, in order
+        self.sheets: list[tuple[str, str, bool]] = []  # (name, part, visible), in order
+        self.dimensions: dict[str, str] = {}  # part → the <dimension ref> it declares
         for e in book.iter():
             if e.tag.endswith("}sheet"):
                 rid = next((v for k, v in e.attrib.items() if k.endswith("}id")), None)
                 kind, part = rels.get(rid, ("", ""))
                 if kind.endswith("/worksheet"):
-                    self.sheets.append((e.get("name", ""), part))
+                    self.sheets.append((e.get("name", ""), part,
+                                        e.get("state", "visible") == "visible"))
         by_kind = {kind.rsplit("/", 1)[-1]: part for kind, part in rels.values()}
         self.strings = self._shared_strings(by_kind.get("sharedStrings"))
         self.date_styles = self._date_styles(by_kind.get("styles"))
@@ -657,6 +697,8 @@ class _Xlsx:
                 cells = {}
             elif kind == _RPH:
                 phonetic += 1
+            elif kind == _DIM:
+                self.dimensions[part] = attrs.get("ref", "")
 
         def end(name: str) -> None:
             nonlocal col, grab, phonetic
@@ -697,8 +739,8 @@ class _Xlsx:
             raise RuleViolation(_INVALID + "无法解析工作表内容") from exc
 
 
-_C, _V, _T, _ROW, _RPH = 1, 2, 3, 4, 5
-_TAG_KINDS = {"c": _C, "v": _V, "t": _T, "row": _ROW, "rPh": _RPH}
+_C, _V, _T, _ROW, _RPH, _DIM = 1, 2, 3, 4, 5, 6
+_TAG_KINDS = {"c": _C, "v": _V, "t": _T, "row": _ROW, "rPh": _RPH, "dimension": _DIM}
 # Built-in number formats that show dates or times (incl. the CJK ones Excel uses in China).
 _BUILTIN_DATE_FORMATS = frozenset([*range(14, 23), *range(27, 37), 45, 46, 47, *range(50, 59)])
 _COLUMNS = {get_column_letter(i): i - 1 for i in range(1, 703)}  # A…ZZ; others on demand
@@ -725,8 +767,21 @@ def _cell_value(text: str, kind: str | None, style: str | None, strings: list[st
             return dt.datetime.fromisoformat(text.strip().rstrip("Z"))
         except ValueError:
             return text
-    # inlineStr, str (a formula's text result), e (an error such as #N/A)
+    if kind == "e":
+        return CellError(text)
+    # inlineStr, str (a formula's text result)
     return _unescape_excel(text) if "_x" in text else text
+
+
+class CellError(str):
+    """An error value (#N/A, #REF!, ...) an Excel cell holds instead of a value."""
+
+
+#: Excel's error values: text equal to one of them is a failed formula pasted as values.
+ERROR_CODES = frozenset(["#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!",
+                         "#SPILL!", "#CALC!", "#GETTING_DATA"])
+# Item 9: characters that show as nothing (or as a space) and make two names differ.
+_INVISIBLE_RE = re.compile("[\u00a0\u00ad\u200b-\u200f\u2060\ufeff]")
 
 
 def _unescape_excel(text: str) -> str:
@@ -794,33 +849,100 @@ def _clark(name: str) -> str:
     return f"{{{uri}}}{local}" if uri else local
 
 
-def read_rows(source: Source, **limits: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+class SheetRows(Iterator[tuple[int, dict[str, Any]]]):
+    """The data rows of the sheet ``read_rows`` chose, and what the import tells the user
+    about it: the sheet's name, the columns it ignored, the rows its dimension declares."""
+
+    def __init__(self, records: Iterator[tuple[int, dict[str, Any]]], sheet: str,
+                 ignored: list[str], size_hint: int | None):
+        self._records, self.sheet, self.ignored, self.size_hint = (records, sheet, ignored,
+                                                                    size_hint)
+
+    def __next__(self) -> tuple[int, dict[str, Any]]:
+        return next(self._records)
+
+    def close(self) -> None:
+        self._records.close()
+
+    def notes(self) -> dict[str, str]:
+        """Item 6: what was read and what was not, for the top of the result and report."""
+        notes = {"读取的工作表": self.sheet}
+        if self.ignored:
+            notes["未导入的列"] = "、".join(self.ignored) + "（表头与登记表不符或为只读列，这些列的内容未导入）"
+        return notes
+
+
+def _choose_sheet(book: _Xlsx) -> tuple[str, str, Iterator, _Header]:
+    """Issue #13 item 5: the visible sheet whose header row matches the form. Hidden sheets
+    (old years, templates, code lists) are never read; none or several matching sheets
+    refuse the file, naming the sheets."""
+    if not book.sheets:
+        raise RuleViolation(_INVALID + "工作簿中没有工作表")
+    found = []
+    for name, part, visible in book.sheets:
+        if not visible:
+            continue
+        rows = book.rows(part)
+        header = _find_header(rows)
+        if header is None:
+            rows.close()
+        else:
+            found.append((name, part, rows, header))
+    sound = [f for f in found if f[3].problem is None] or found
+    if len(sound) > 1:
+        sound = [f for f in sound if f[0] == DATA_SHEET] or sound
+    for other in found:
+        if len(sound) > 1 or other is not sound[0]:
+            other[2].close()
+    hidden = [name for name, _, visible in book.sheets if not visible]
+    hidden_note = f"；隐藏的工作表（{_names(hidden)}）不读取，如需导入请取消隐藏" if hidden else ""
+    if not sound:
+        shown = [name for name, _, visible in book.sheets if visible]
+        raise RuleViolation(_INVALID + f"在可见的工作表（{_names(shown)}）前{_HEADER_SCAN_ROWS}行中"
+                            "未找到表头行（应有“姓名”“身份证号”等列名），请使用系统提供的模板"
+                            + hidden_note)
+    if len(sound) > 1:
+        raise RuleViolation(f"有多个工作表的表头与登记表一致（{_names(f[0] for f in sound)}），"
+                            "无法确定导入哪一个；请只保留要导入的工作表，或将其命名为"
+                            f"“{DATA_SHEET}”" + hidden_note)
+    name, part, rows, header = sound[0]
+    if header.problem is not None:
+        rows.close()
+        raise RuleViolation(f"工作表“{name}”：{header.problem.message}", field=header.problem.field,
+                            rule=header.problem.rule)
+    return name, part, rows, header
+
+
+def _names(names: Iterable[str]) -> str:
+    return "、".join(f"“{n}”" for n in names)
+
+
+def _size_hint(ref: str | None, header_row: int) -> int | None:
+    """Data rows a sheet's ``<dimension ref="A1:AG501">`` declares, if it declares any."""
+    m = re.fullmatch(r"[A-Z]*\d*:?[A-Z]*(\d+)", ref or "")
+    return max(int(m.group(1)) - header_row, 0) if m else None
+
+
+def read_rows(source: Source, **limits: Any) -> SheetRows:
     """Stream data rows of an uploaded registry workbook as (Excel row number, raw dict) (A31).
 
-    The file and its header are checked when this is called (``RuleViolation``
-    before any row is produced); rows are then read lazily with flat memory.
-    Each dict has one key per recognised column (labels mapped back to codes,
-    是/否 to bool, dates to ``date``, text kept as ``str`` with leading zeros;
-    empty cells → None) plus ``"_errors"``: the cells that could not be
-    converted, as ``RuleViolation(field=...)``; such fields are None. Fully
-    empty rows are skipped. ``limits`` go to the same checks as
-    ``open_workbook_checked``. A sheet whose XML turns out broken part-way
-    raises ``RuleViolation`` from the iteration.
+    The file, the choice of sheet (``_choose_sheet``) and its header are checked when this
+    is called (``RuleViolation`` before any row is produced); rows are then read lazily with
+    flat memory. Each dict has one key per recognised column (labels mapped back to codes,
+    是/否 to bool, dates to ``date``, text kept as ``str`` with leading zeros; empty cells →
+    None), ``"_version"`` and ``"_management_state"`` when an export's ``META_COLUMNS`` are present,
+    ``"_errors"``: the cells that could not be converted, as ``RuleViolation(field=...)``
+    (such fields are None), and ``"_display"``: those cells' values as Excel shows them.
+    Fully empty rows are skipped. ``limits`` go to the same checks as
+    ``open_workbook_checked``. A sheet whose XML turns out broken part-way raises
+    ``RuleViolation`` from the iteration.
     """
     fh, owned = _open_checked(source, **limits)
     book = None
     try:
         try:
             book = _Xlsx(fh)
-            parts = dict(reversed(book.sheets))  # the first sheet of a name wins
-            if DATA_SHEET in parts:
-                part = parts[DATA_SHEET]
-            elif book.sheets:
-                part = book.sheets[0][1]
-            else:
-                raise RuleViolation(_INVALID + "工作簿中没有工作表")
-            rows = book.rows(part)
-            header_row, columns = _find_header(rows)
+            sheet, part, rows, header = _choose_sheet(book)
         except RuleViolation:
             raise
         except Exception as exc:  # zip and XML errors, missing parts, bad numbers, ...
@@ -837,22 +959,31 @@ def read_rows(source: Source, **limits: Any) -> Iterator[tuple[int, dict[str, An
         if owned:
             fh.close()
 
-    return _records(close, rows, header_row, columns)
+    return SheetRows(_records(close, rows, header), sheet, list(header.ignored.values()),
+                     _size_hint(book.dimensions.get(part), header.row_no))
 
 
-def _records(close: Any, rows: Iterator[tuple[int, dict[int, Any]]], header_row: int,
-             columns: dict[int, Column]) -> Iterator[tuple[int, dict[str, Any]]]:
-    plan = [(idx, col.name, col, col.field.kind in ("text", "ref"))
-            for idx, col in columns.items()]
+def _error_value(header: str, ref: str, value: str) -> RuleViolation:
+    return RuleViolation(f"{header}（单元格{ref}）是Excel错误值“{value}”（公式出错），"
+                         "请改正后重新导入")
+
+
+def _records(close: Any, rows: Iterator[tuple[int, dict[int, Any]]],
+             header: _Header) -> Iterator[tuple[int, dict[str, Any]]]:
+    plan = [(idx, col.name, col, col.field.kind in ("text", "ref"), get_column_letter(idx + 1))
+            for idx, col in header.columns.items() if col.field]
+    meta = [(idx, col) for idx, col in header.columns.items() if not col.field]
+    unread = [(idx, h, get_column_letter(idx + 1)) for idx, h in header.ignored.items()]
     try:
         for row_no, cells in rows:
-            if row_no <= header_row:
+            if row_no <= header.row_no:
                 continue
             record: dict[str, Any] = {}
             errors: list[RuleViolation] = []
+            display: dict[str, str] = {}
             filled = False
             get = cells.get
-            for idx, name, col, is_text in plan:
+            for idx, name, col, is_text, letter in plan:
                 value = get(idx)
                 if value is None:
                     record[name] = None
@@ -861,23 +992,49 @@ def _records(close: Any, rows: Iterator[tuple[int, dict[int, Any]]], header_row:
                     value = value.strip()
                     if value[:1] == "'":
                         value = _restore(value).strip()
+                    if name == "name":
+                        value = _INVISIBLE_RE.sub("", value).strip()
                     if not value:
                         record[name] = None
                         continue
-                    if is_text:  # text stays as typed: nothing to convert
+                    if value[:1] == "#" and value in ERROR_CODES:
+                        value = CellError(value)
+                    elif is_text:  # text stays as typed: nothing to convert
                         record[name] = value
                         filled = True
                         continue
                 filled = True
                 try:
+                    if value.__class__ is CellError:
+                        raise ValueError(_error_value(col.header, f"{letter}{row_no}", value).message)
                     value = _convert(col, value)
                 except ValueError as exc:
                     errors.append(RuleViolation(str(exc), field=col.name))
+                    display[name] = (_excel_number(value) if isinstance(value, (int, float))
+                                     and not isinstance(value, bool) else str(value))
                     value = None
                 record[name] = value
+            for idx, col in meta:
+                value = _clean(get(idx))
+                if value is not None and col.name == "version":
+                    try:
+                        value = int(value)
+                    except ValueError:
+                        errors.append(RuleViolation(f"{col.header}：应为导出时的整数，不能为“{value}”",
+                                                    field="version"))
+                        value = None
+                elif value is not None:
+                    value = str(value)
+                record["_" + col.name] = value
+            for idx, text, letter in unread:
+                value = get(idx)
+                if isinstance(value, str) and value.strip() in ERROR_CODES:
+                    errors.append(_error_value(text, f"{letter}{row_no}", value.strip()))
             if not filled and all(_clean(v) is None for v in cells.values()):
                 continue
             record["_errors"] = errors
+            if display:
+                record["_display"] = display
             yield row_no, record
     finally:
         close()
@@ -938,20 +1095,30 @@ class _XlsxStream:
                 '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>') if freeze_header else ""
         cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
                        for i, w in enumerate(widths, 1))
-        head = (f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_R}">'
-                f'<sheetViews><sheetView workbookViewId="0"{selected}>{pane}</sheetView></sheetViews>'
+        start = f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_R}">'
+        # The used range, filled in once the rows are counted: readers size progress by it.
+        dimension = '<dimension ref="A1"/>'.ljust(len('<dimension ref="A1:XFD1048576"/>'))
+        head = (start + dimension + f'<sheetViews><sheetView workbookViewId="0"{selected}>{pane}</sheetView></sheetViews>'
                 f'<sheetFormatPr defaultRowHeight="15"/>'
                 + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")
         with tempfile.TemporaryFile() as tmp:
             write = tmp.write
             write(head.encode())
             chunk: list[str] = []
+            last = ""
             for row in rows:
+                last = row
                 chunk.append(row)
                 if len(chunk) == 256:
                     write("".join(chunk).encode())
                     chunk.clear()
             write(("".join(chunk) + "</sheetData></worksheet>").encode())
+            if (m := re.match(r'<row r="(\d+)"', last)) and widths:
+                end = tmp.tell()
+                tmp.seek(len(start.encode()))
+                tmp.write(f'<dimension ref="A1:{get_column_letter(len(widths))}{m.group(1)}"/>'
+                          .encode())
+                tmp.seek(end)
             self._add_file(f"xl/worksheets/sheet{index}.xml", tmp)
 
     def _add_file(self, name: str, tmp: IO[bytes]) -> None:
@@ -1187,10 +1354,10 @@ def _letters(n: int) -> list[str]:
     return [get_column_letter(i) for i in range(1, n + 1)]
 
 
-def _header_row(titles: Sequence[str], styles: Sequence[int]) -> str:
-    cells = "".join(f'<c r="{letter}1" s="{s}" t="inlineStr"><is>{_t(_neutralise(t))}</is></c>'
+def _header_row(titles: Sequence[str], styles: Sequence[int], row: int = 1) -> str:
+    cells = "".join(f'<c r="{letter}{row}" s="{s}" t="inlineStr"><is>{_t(_neutralise(t))}</is></c>'
                     for letter, t, s in zip(_letters(len(titles)), titles, styles, strict=True))
-    return f'<row r="1">{cells}</row>'
+    return f'<row r="{row}">{cells}</row>'
 
 
 def _plain_rows(rows: Iterable[Sequence[Any]], cells: _CellWriter, first: int = 1,
@@ -1216,6 +1383,7 @@ def write_export(
     rows: Iterable[Mapping[str, Any]],
     extra_columns: Sequence[ExtraColumn] = (),
     watermark: str | None = None,
+    withheld: Sequence[str] = (),
 ) -> int:
     """Stream registry rows to an xlsx that ``read_rows`` imports back unchanged; returns the count.
 
@@ -1226,13 +1394,17 @@ def write_export(
     (``(key, header)`` or ``(key, header, {code: label})``); imports ignore them.
     ``watermark`` (who received the data, A33) goes on a sheet of its own and
     into the workbook properties. Memory is flat in the number of rows.
+
+    ``withheld``: form fields the export may not carry (health fields without the right to
+    them). Issue #13 item 1: they are left out of the file, not written blank, so that
+    importing it back cannot clear them; the data-release sheet names them.
     """
     extras = [Column(e[0], e[1], None) for e in extra_columns]
     clash = {c.header for c in extras} & {c.header for c in COLUMNS}
     if clash:
         raise ValueError(f"extra column headers clash with form headers: {sorted(clash)}")
     extra_choices = {e[0]: e[2] for e in extra_columns if len(e) > 2}
-    columns = [*COLUMNS, *extras]
+    columns = [*(c for c in COLUMNS if c.name not in withheld), *extras]
     vocabulary = list(BOOL_LABELS.values())
     for col in columns:
         labels = _list_choices(col.field) if col.field else extra_choices.get(col.name, {}).values()
@@ -1263,9 +1435,12 @@ def write_export(
     with _XlsxStream(target, vocabulary) as book:
         cells = _CellWriter(book.shared)
         book.sheet(DATA_SHEET, data(cells), [_width(c) for c in columns], freeze_header=True)
-        if watermark:
+        if watermark or withheld:
             note = ["本数据仅限下列用途使用，未经市、区退管中心批准不得提供给其他单位或个人（A33）。",
-                    _neutralise(watermark)]
+                    _neutralise(watermark or "")]
+            if withheld:
+                note.append("本文件未包含以下列（未获提供），导入本文件不会改变这些内容："
+                            + "、".join(HEADERS[name] for name in withheld))
             book.sheet(WATERMARK_SHEET, _plain_rows([[line] for line in note], cells), [100])
         book.close(subject=watermark, description=watermark)
     return count
@@ -1278,12 +1453,15 @@ def write_error_report(
     target: Source,
     errors: Iterable[tuple[int, Mapping[str, Any], Sequence[ErrorReason]]],
     summary: Mapping[str, int] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> int:
     """Stream an import error report (A31); returns the number of rows listed.
 
     One line per rejected input row: 原行号, 姓名, 个人编号, 身份证号 and the reasons
     joined with "；". ``summary`` (e.g. {"总行数": 10, "成功": 8, "失败": 2}) goes on
-    a second sheet. Values echo user input, so they are neutralised too.
+    a second sheet. Values echo user input, so they are neutralised too. ``notes`` (the
+    sheet read, the columns ignored) open the second sheet; the columns ignored also head
+    the first, above its table (issue #13 item 6).
     """
     key_fields = ("name", "personal_no", "id_card_no")
     text = f' s="{_S_TEXT}"'
@@ -1298,14 +1476,19 @@ def write_error_report(
                    _neutralise(reason)]
             count += 1
 
+    notes = notes or {}
+    ignored = [[_neutralise(f"{k}：{v}")] for k, v in notes.items() if k == "未导入的列"]
     with _XlsxStream(target) as book:
         cells = _CellWriter(book.shared)
         titles = ["原行号", *(HEADERS[k] for k in key_fields), "错误原因"]
+        top = len(ignored) + 1 if ignored else 0  # the note, then an empty row
         book.sheet("错误明细", itertools.chain(
-            [_header_row(titles, [_S_BOLD] * len(titles))],
-            _plain_rows(lines(), cells, 2, ["", "", text, text, ""])),
-            [10, 14, 14, 22, 80], freeze_header=True)
-        totals = [[_neutralise(str(k)), v] for k, v in (summary or {}).items()]
+            _plain_rows(ignored, cells),
+            [_header_row(titles, [_S_BOLD] * len(titles), top + 1)],
+            _plain_rows(lines(), cells, top + 2, ["", "", text, text, ""])),
+            [10, 14, 14, 22, 80], freeze_header=not top)
+        totals = [*([_neutralise(f"{k}：{v}"), None] for k, v in notes.items()),
+                  *([_neutralise(str(k)), v] for k, v in (summary or {}).items())]
         book.sheet("汇总", itertools.chain([_header_row(["项目", "数量"], [_S_BOLD] * 2)],
                                          _plain_rows(totals, cells, 2)), [16, 12])
         book.close()

@@ -39,7 +39,10 @@ from core.scoping import current_scope, path_in_scope, unscoped
 
 PLAIN_FIELDS = [f.name for f in FORM_FIELDS if f.kind != "ref"]
 IMPORTED = [*PLAIN_FIELDS, "employer", "custodian_agency", "community"]
-EXPORT_EXTRAS = [("management_state", "管理状态"), ("form_complete", "登记表完整")]
+# The version lets an import refuse a row whose person changed since the export (issue #13
+# item 3); the state lets it refuse new people who are not 单位管理 (item 4).
+EXPORT_EXTRAS = [("management_state", excel.META_COLUMNS["management_state"]),
+                 ("form_complete", "登记表完整"), ("version", excel.META_COLUMNS["version"])]
 
 
 # PIPL: exports show ID numbers and phones masked unless an approved release request
@@ -55,6 +58,7 @@ def retiree_row(r: Retiree, unmasked: frozenset[str] = frozenset(), health: bool
     row["community"] = r.community.code if r.community else None
     row["management_state"] = r.management_state
     row["form_complete"] = r.form_complete
+    row["version"] = r.version
     return _as_exported(row, unmasked, health)
 
 
@@ -82,14 +86,15 @@ def export_retirees(query, target, watermark: str | None = None,
             .outerjoin(agency, Retiree.custodian_agency)
             .outerjoin(community, Retiree.community)
             .with_entities(*(getattr(Retiree, name) for name in PLAIN_FIELDS),
-                           Retiree.management_state, Retiree.form_complete,
+                           Retiree.management_state, Retiree.form_complete, Retiree.version,
                            employer.unit_no.label("employer"),
                            agency.code.label("custodian_agency"),
                            community.code.label("community"))
             .limit(limit).yield_per(5000))
     return excel.write_export(target, (_as_exported(row._asdict(), unmasked, health)
                                        for row in rows),
-                              extra_columns=EXPORT_EXTRAS, watermark=watermark)
+                              extra_columns=EXPORT_EXTRAS, watermark=watermark,
+                              withheld=() if health else HEALTH_FIELDS)
 
 
 @dataclass
@@ -99,6 +104,8 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, dict, list[str]]] = field(default_factory=list)
+    #: The sheet read and the columns ignored (issue #13 item 6), shown before the counts.
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -107,6 +114,10 @@ class ImportResult:
     def summary(self) -> dict[str, int]:
         return {"总行数": self.total, "新增": self.created, "更新": self.updated,
                 "无变化": self.unchanged, "失败": self.failed}
+
+    def overview(self) -> dict[str, str | int]:
+        """The notes, then the counts: what the CLI prints and a job's result shows."""
+        return {**self.notes, **self.summary()}
 
     def add(self, row_no: int, shown: dict, outcome: str | list[str]) -> None:
         self.total += 1
@@ -123,6 +134,27 @@ REFERENCES = (
     ("community", Region, "code", "社区代码{}不存在或不在本辖区内"),
 )
 DB_REFUSED = "数据库拒绝保存此行（内容超长，或与同时登记的记录冲突），请核对后重新导入"
+STALE = "该人员在导出后已被修改，请重新导出"
+
+
+def _refused_as_new(raw: dict) -> list[str] | None:
+    """Why a row may not register a new person: issue #13 item 4 — the import registers
+    people 单位管理 only; a row an export marks 社区管理, 已死亡 or 已注销 (a move to a new
+    installation) is refused rather than silently made 单位管理 without its dates; item 13 —
+    a masked ID number cannot register anyone."""
+    state = raw.get("_management_state")
+    if state not in (None, "", MANAGEMENT_STATE["employer_managed"]):
+        return [f"文件中该人员的管理状态为“{state}”：导入只能登记单位管理的新人员，"
+                "社区管理、已死亡、已注销的人员请先按单位管理登记，再办理档案移交、死亡报告或注销"]
+    if "*" in str(raw.get("id_card_no") or ""):
+        return ["身份证号为脱敏号码（含*），不能用于登记新人员，请填写完整的18位身份证号"]
+    return None
+
+
+def _stale(r: Retiree, raw: dict) -> bool:
+    """Issue #13 item 3: the row comes from an export taken before the record last changed."""
+    version = raw.get("_version")
+    return version is not None and version != r.version
 
 
 class _Refs:
@@ -185,16 +217,20 @@ CHUNK_ROWS = 500
 
 def import_retirees(session, source, actor: str,
                     progress: Callable[[int], None] | None = None,
-                    chunk_rows: int = CHUNK_ROWS, workers: int | None = None) -> ImportResult:
+                    chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
+                    overwrite: bool = False) -> ImportResult:
     """A31: validate and upsert every row; returns counts and per-row errors. Rows go in
     chunks, each committed: what their checks look up is read for the whole chunk in a
     few queries, and the chunk is written with one flush in a savepoint. Should the
     database still refuse it, the chunk is done again row by row, each row in its own
     savepoint, so the bad row is reported and the others are kept. A file of more than
     ``IMPORT_PARALLEL_FROM_ROWS`` rows on PostgreSQL is checked and written by
-    ``workers`` processes (default ``IMPORT_WORKERS``; see ``import_workers``)."""
-    result = ImportResult()
-    rows = excel.read_rows(source)
+    ``workers`` processes (default ``IMPORT_WORKERS``; see ``import_workers``).
+    ``source`` is a file or what ``excel.read_rows`` returned for it. A row whose person
+    changed since the export it came from is refused unless ``overwrite``."""
+    sheet = source if isinstance(source, excel.SheetRows) else excel.read_rows(source)
+    result = ImportResult(notes=sheet.notes())
+    rows = map(_without_version, sheet) if overwrite else sheet
     workers = import_workers.worker_count(session) if workers is None else workers
     split_from = current_app.config["IMPORT_PARALLEL_FROM_ROWS"]
     head = list(islice(rows, split_from)) if workers > 1 else []
@@ -224,9 +260,16 @@ def import_retirees(session, source, actor: str,
     return result
 
 
+def _without_version(item: tuple[int, dict]) -> tuple[int, dict]:
+    item[1].pop("_version", None)
+    return item
+
+
 def _shown(raw: dict) -> dict:
-    """What the error report repeats of a row, as it was in the file."""
-    return {k: raw.get(k) for k in ("name", "personal_no", "id_card_no")}
+    """What the error report repeats of a row, as it was in the file (a cell that could
+    not be read as Excel shows it)."""
+    display = raw.get("_display", {})
+    return {k: display.get(k, raw.get(k)) for k in ("name", "personal_no", "id_card_no")}
 
 
 @contextmanager
@@ -311,10 +354,15 @@ class _Batch:
         if new:
             if self.taken.holder("personal_no", personal_no) is not None:
                 return [f"个人编号{personal_no}已在其他辖区登记，不能重复登记"]
+            if refusal := _refused_as_new(raw):
+                return refusal
             r = Retiree()
             _fill(r, raw)
         elif not _apply(r, raw):
             return "unchanged"
+        elif _stale(r, raw):
+            self.session.expire(r)
+            return [STALE]
         if not path_in_scope(r.compute_region_path(), self.scope):
             # Refused by the write guard at flush: the row goes alone, as it always did.
             if not new:
@@ -369,6 +417,9 @@ def _import_row(session, raw: dict, actor: str) -> str | list[str]:
             if elsewhere is not None:
                 savepoint.rollback()
                 return [f"个人编号{personal_no}已在其他辖区登记，不能重复登记"]
+            if refusal := _refused_as_new(raw):
+                savepoint.rollback()
+                return refusal
             r = Retiree()
             _fill(r, raw)
             session.add(r)
@@ -379,6 +430,9 @@ def _import_row(session, raw: dict, actor: str) -> str | list[str]:
         if not _apply(existing, raw):
             savepoint.rollback()
             return "unchanged"
+        if _stale(existing, raw):
+            savepoint.rollback()
+            return [STALE]
         service.prepare(session, existing, actor, action="import", reason="Excel导入更新")
         session.flush()
         savepoint.commit()
@@ -390,7 +444,8 @@ def _import_row(session, raw: dict, actor: str) -> str | list[str]:
 
 
 def write_report(target, result: ImportResult) -> int:
-    return excel.write_error_report(target, result.errors, summary=result.summary())
+    return excel.write_error_report(target, result.errors, summary=result.summary(),
+                                    notes=result.notes)
 
 
 def ledger(session, community: Region) -> dict:

@@ -107,7 +107,8 @@ class RetireeExchangeView(BaseView):
             path = _tempfile()
             excel.write_export(path, (exchange.retiree_row(r, health=health)
                                       for r in data["people"]),
-                               extra_columns=exchange.EXPORT_EXTRAS)
+                               extra_columns=exchange.EXPORT_EXTRAS,
+                               withheld=() if health else exchange.HEALTH_FIELDS)
             record_release(None, len(data["people"]), "Retiree")
             return _send_and_remove(path, f"{community.name}基础台帐.xlsx")
         return self.render_template("ra_ledger.html", communities=communities,

@@ -24,7 +24,7 @@ def import_job(job, params: dict, progress) -> dict:
     are matched on the personal number) and the upload is removed when done."""
     source = Path(params["path"])
     result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress)
-    out = result.summary()
+    out = result.overview()
     record("import", "success" if not result.failed else "failure", "Retiree",
            detail={"job": job.id, **out}, actor=job.created_by)
     if result.errors:

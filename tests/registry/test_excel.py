@@ -261,7 +261,9 @@ def test_export_extra_columns_are_written_and_ignored_on_import(tmp_path):
     tail = [(c.value, v.value) for c, v in zip(ws[1], ws[2], strict=True)][-3:]
     assert tail == [("管理状态", "社区管理"), ("登记表完整", "是"),
                     ("档案移交日期", dt.datetime(2024, 12, 20))]
-    assert [r for _, r in rows_of(path)] == [SAMPLES[1]]
+    # The state is read for the importer's refusal of new people (exchange); the rest ignored.
+    assert [r for _, r in rows_of(path)] == [SAMPLES[1] | {"_management_state": "社区管理"}]
+    assert read_rows(path).ignored == ["登记表完整", "档案移交日期"]
     with pytest.raises(ValueError):
         write_export(tmp_path / "x.xlsx", [], extra_columns=[("x", "姓名")])
 
@@ -354,7 +356,7 @@ def test_A31_missing_required_column_is_refused_with_chinese_message(tmp_path):
     path = make_sheet(tmp_path / "u.xlsx", [headers, ["甲"]])
     with pytest.raises(RuleViolation) as exc:
         read_rows(path)  # raises on the call, before any row is produced
-    assert exc.value.message == "缺少必填列：性别、个人编号"
+    assert exc.value.message == "工作表“基本信息登记表”：缺少必填列：性别、个人编号"
 
 
 def test_A31_duplicate_column_is_refused(tmp_path):

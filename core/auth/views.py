@@ -326,6 +326,15 @@ class RegionUserDBModelView(UserDBModelView):
                              "locked_label", "password_changed_at", "must_change_password",
                              "totp_label"]}),
     ]
+    # "我的信息" (FAB's userinfo) shows the user's own account in the same Chinese terms;
+    # FAB's default names "roles" and "last_name", which the show widget no longer has.
+    user_info_title = "我的信息"
+    user_show_fieldsets = [
+        ("用户", {"fields": ["username", "first_name", "email_label", "region",
+                           "roles_label"]}),
+        ("登录安全", {"fields": ["login_count", "last_login", "password_changed_at",
+                             "totp_label"], "expanded": True}),
+    ]
     label_columns = {"username": "登录名", "first_name": "姓名", "email": "电子邮箱（选填）",
                      "email_label": "电子邮箱", "region": "所属区域", "roles": "角色",
                      "roles_label": "角色", "active": "启用", "login_count": "登录次数",

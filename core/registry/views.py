@@ -692,7 +692,7 @@ class RetireeApi(ScopedModelRestApi):
     def _merge_update_item(self, model_item, data: dict) -> dict:
         """Compare the ``version`` sent with the row's, then load the row's own: the
         version only ever moves by SQLAlchemy's count (``version_id_col``)."""
-        g.ra_loaded_version = model_item.version
+        g.ra_loaded_version = (model_item.id, model_item.version)
         if "version" in data:
             sent = data["version"]
             if isinstance(sent, bool) or not isinstance(sent, int):
@@ -713,24 +713,25 @@ class RetireeApi(ScopedModelRestApi):
         except StaleVersion:
             db.session.rollback()
             return self.response(409, message=STALE_MESSAGE)
-        if response.status_code == 422 and self._lost_race(pk):
+        if response.status_code == 422 and self._lost_race():
             return self.response(409, message=STALE_MESSAGE)
         if response.status_code == 200:
             self._answer_as_shown(response, pk)
         return response
 
     @staticmethod
-    def _lost_race(pk) -> bool:
+    def _lost_race() -> bool:
         """Issue 12 item 11: a PUT refused (a number "已登记", a database constraint)
         after another writer committed a change to this row since it was read lost a
         race: it answers 409, whatever check the other's change made fail."""
         loaded = g.pop("ra_loaded_version", None)
         if loaded is None:
             return False
+        pk, version = loaded
         with unscoped():
             current = db.session.scalar(select(Retiree.version).where(Retiree.id == pk)
                                         .execution_options(unscoped=True))
-        return current is not None and current != loaded
+        return current is not None and current != version
 
     def _answer_as_shown(self, response, pk) -> None:
         """PIPL: a write answers the record as GET shows it (ID number and phone masked,

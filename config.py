@@ -11,6 +11,9 @@ SECRET_KEY = DEFAULT_SECRET_KEY
 # None means: SQLite file ``retiree_admin.db`` in the Flask instance folder.
 SQLALCHEMY_DATABASE_URI = None
 SQLALCHEMY_TRACK_MODIFICATIONS = False
+# Each pooled connection is tested before use: after a database restart a stale one is
+# replaced instead of failing a user's request (issue 12 item 10).
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 # Development or demo: the only modes that may run with the default secret key.
 DEMO_MODE = False
@@ -84,6 +87,15 @@ PDF_FONT_PATH = None
 REDIS_URL = "redis://127.0.0.1:6379/0"
 JOB_QUEUE = "retiree-admin"
 JOB_TIMEOUT = 3600
+# A running job moves its heartbeat this often; one whose heartbeat is older than
+# JOB_STALE_SECONDS lost its worker and is shown as interrupted (已中断), resumable.
+JOB_HEARTBEAT_SECONDS = 15
+JOB_STALE_SECONDS = 120
+# Uploaded import files, error reports and exports (full ID numbers and phones) are
+# deleted after this many days (core.job_purge: hourly, and `retiree-admin jobs purge`).
+JOB_FILE_RETENTION_DAYS = 7
+# An API POST's Idempotency-Key answers a retry with the first answer for this long.
+IDEMPOTENCY_KEEP_HOURS = 24
 IMPORT_MAX_BYTES = 50 * 1024 * 1024
 # On PostgreSQL, an import of more rows than this is checked and written by IMPORT_WORKERS
 # processes (core.registry.import_workers); SQLite and smaller files use one.
@@ -109,6 +121,11 @@ AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "20 per 5 minute"
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
+# A shared store that is down never fails a request: counting goes on in process memory
+# until it answers again (Flask-Limiter logs the switch), issue 12 item 9.
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+RATELIMIT_SWALLOW_ERRORS = True
+RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 # Kept aggregates (the home page's counts; core.caching): in-process by default. Several
 # workers share them with CACHE_TYPE = "RedisCache" and CACHE_REDIS_URL = "redis://...".
 CACHE_TYPE = "SimpleCache"

@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
         register_plugin_views(appbuilder, plugins)
         register_security_views(appbuilder)
     configure_request_guards(app)
+    configure_fault_tolerance(app)
     configure_cli(app, plugins)
     configure_security_cli(app)
     return app
@@ -72,6 +73,11 @@ def configure_settings(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     if test_config:
         app.config.update(test_config)
+    # A copy: the PostgreSQL options below must not leak into config.py's dict, which
+    # every app built in this process starts from.
+    opts = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    opts["connect_args"] = dict(opts.get("connect_args") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = (
@@ -151,6 +157,16 @@ def configure_request_guards(app: Flask) -> None:
 
     auth_web.init_app(app)
     audit_web.init_app(app)
+
+
+def configure_fault_tolerance(app: Flask) -> None:
+    """Issue 12: retried API POSTs answer once (``Idempotency-Key``, after the request
+    guards so that a refused request claims nothing), and the job files' scheduled
+    purge."""
+    from core import idempotency, job_purge
+
+    idempotency.init_app(app)
+    job_purge.init_app(app)
 
 
 def configure_security_cli(app: Flask) -> None:

@@ -10,39 +10,95 @@ commit that wrote to one of those tables — an ORM flush or a bulk UPDATE, INSE
 DELETE through any session of this process — gives the table a new generation, so the
 next reader computes afresh. Writers in other processes reach a shared (Redis) cache the
 same way; with the in-process default they are seen within ``CACHE_DEFAULT_TIMEOUT``.
+
+A cache that cannot be reached (Redis down) never fails a request (issue 12 item 9): a
+write's transaction has committed by the time its generations are bumped, and a 500 then
+would make the client retry a write that was done. Readers compute afresh, writers skip
+the bump, and the log says the cache is down; a value kept before the outage lives at
+most ``CACHE_DEFAULT_TIMEOUT`` after it.
 """
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from itertools import chain
 
 from flask import current_app, has_app_context
 from flask_caching import Cache
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.scoping import current_scope
 
+log = logging.getLogger(__name__)
 cache = Cache()
 
 _WRITTEN = "ra_written_tables"
+_MISSING = object()
+# When the cache store last failed (0: it answers); a failure is logged once a minute.
+_outage = {"since": 0.0, "logged": 0.0}
 
 
 def init_app(app) -> None:
     """The cache of config.py's CACHE_* settings, its keys apart from other apps' in a
     shared Redis."""
     app.config.setdefault("CACHE_KEY_PREFIX", "retiree_admin:")
+    if "redis" in str(app.config.get("CACHE_TYPE", "")).lower():
+        # A Redis host that stops answering costs each request a second, not a hang.
+        app.config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 1,
+                                                "socket_timeout": 1})
     cache.init_app(app)
 
 
-def generation(table: str) -> str:
-    """The table's current generation: a token that changes with every committed write."""
+def _down(exc: Exception) -> None:
+    now = time.monotonic()
+    if not _outage["since"]:
+        _outage["since"] = now
+    if now - _outage["logged"] >= 60:
+        _outage["logged"] = now
+        log.warning("缓存服务不可用，已降级为不使用缓存（请求照常处理）：%s", exc)
+
+
+def _up() -> None:
+    if _outage["since"]:
+        _outage["since"] = _outage["logged"] = 0.0
+        log.warning("缓存服务已恢复")
+
+
+def _get(key: str):
+    """The kept value, None when absent, ``_MISSING`` when the store is down."""
+    try:
+        value = cache.get(key)
+    except (RedisError, OSError) as exc:
+        _down(exc)
+        return _MISSING
+    _up()
+    return value
+
+
+def _set(key: str, value, timeout: int | None = None) -> bool:
+    try:
+        cache.set(key, value, timeout=timeout)
+    except (RedisError, OSError) as exc:
+        _down(exc)
+        return False
+    _up()
+    return True
+
+
+def generation(table: str) -> str | None:
+    """The table's current generation: a token that changes with every committed write;
+    None when the cache store is down."""
     key = f"gen:{table}"
-    token = cache.get(key)
+    token = _get(key)
+    if token is _MISSING:
+        return None
     if token is None:
         token = uuid.uuid4().hex
-        cache.set(key, token, timeout=0)
+        _set(key, token, timeout=0)
     return token
 
 
@@ -50,11 +106,14 @@ def kept(name: str, tables: tuple[str, ...], compute: Callable[[], object]):
     """``compute()``, kept until one of ``tables`` is written (or the timeout passes).
     The key includes the reader's region scope, as every query does: a figure computed
     for one region is never served to another (or to code running unscoped)."""
-    key = ":".join([name, current_scope() or "*", *(generation(t) for t in tables)])
-    value = cache.get(key)
-    if value is None:
+    generations = [generation(t) for t in tables]
+    if None in generations:
+        return compute()
+    key = ":".join([name, current_scope() or "*", *generations])
+    value = _get(key)
+    if value is None or value is _MISSING:
         value = compute()
-        cache.set(key, value)
+        _set(key, value)
     return value
 
 
@@ -100,4 +159,5 @@ def touch(*tables: str) -> None:
     """New generations for ``tables``: for writers that bypass the session (COPY)."""
     if has_app_context() and "cache" in current_app.extensions:
         for table in tables:
-            cache.set(f"gen:{table}", uuid.uuid4().hex, timeout=0)
+            if not _set(f"gen:{table}", uuid.uuid4().hex, timeout=0):
+                break  # the store is down: the others would wait for it as long

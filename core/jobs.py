@@ -7,6 +7,12 @@ the region scope of the user who submitted it, records its progress in the ``job
 (shown on screen and in the CLI), and is safe to run again: imports match people on the
 personal number and skip the rows a killed run already committed, so a re-run adds nobody
 twice.
+
+A running job beats: its row's ``heartbeat_at`` moves every ``JOB_HEARTBEAT_SECONDS``
+(on PostgreSQL from a thread on its own connection; on SQLite with each progress report,
+committed with the job's chunks). A job still "running" whose beat is older than
+``JOB_STALE_SECONDS`` lost its worker (killed, restarted): it is shown as interrupted
+(已中断) and can be resumed (issue 12 item 12).
 """
 from __future__ import annotations
 
@@ -19,15 +25,18 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_appbuilder import Model
-from sqlalchemy import DateTime, Integer, String, Text, create_engine, update
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, func, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core import job_purge
 from core.extensions import db
 from core.scoping import scoped_to, unscoped
 
 log = logging.getLogger(__name__)
 HANDLERS: dict[str, Callable] = {}
 STATE_LABELS = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "失败"}
+INTERRUPTED_LABEL = "已中断"
 
 
 class Job(Model):
@@ -51,8 +60,12 @@ class Job(Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     @property
+    def interrupted(self) -> bool:
+        return stale(self)
+
+    @property
     def state_label(self) -> str:
-        return STATE_LABELS.get(self.status, self.status)
+        return INTERRUPTED_LABEL if self.interrupted else STATE_LABELS.get(self.status, self.status)
 
     @property
     def result_data(self) -> dict:
@@ -64,7 +77,8 @@ class Job(Model):
 
     def as_dict(self) -> dict:
         return {"id": self.id, "kind": self.kind, "status": self.status,
-                "state": self.state_label, "progress": self.progress, "total": self.total,
+                "state": self.state_label, "interrupted": self.interrupted,
+                "progress": self.progress, "total": self.total,
                 "result": self.result_data, "error": self.error}
 
 
@@ -85,6 +99,12 @@ def submit(kind: str, params: dict, actor: str, scope_path: str | None,
               scope_path=scope_path, total=total)
     db.session.add(job)
     db.session.commit()
+    dispatch(job)
+    return job
+
+
+def dispatch(job: Job) -> None:
+    """Start ``job`` on the configured backend."""
     backend = current_app.config.get("JOB_BACKEND", "inline")
     if backend == "rq":
         queue(current_app).enqueue("core.jobs.run_in_worker", job.id,
@@ -92,7 +112,24 @@ def submit(kind: str, params: dict, actor: str, scope_path: str | None,
     else:
         app = current_app._get_current_object()
         threading.Thread(target=_run_with_app, args=(app, job.id), daemon=True).start()
-    return job
+
+
+def resume(job_id: int) -> bool:
+    """Run an interrupted job again. Only one of several concurrent callers wins: the
+    job is taken back by a conditional UPDATE on its stale heartbeat."""
+    cutoff = datetime.now() - timedelta(seconds=stale_seconds())
+    table = Job.__table__
+    taken = db.session.execute(
+        update(table)
+        .where(table.c.id == job_id, table.c.status == "running",
+               func.coalesce(table.c.heartbeat_at, table.c.started_at) < cutoff)
+        .values(status="queued", heartbeat_at=datetime.now())
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.commit()
+    if taken:
+        with unscoped():
+            dispatch(db.session.get(Job, job_id))
+    return taken
 
 
 def queue(app):
@@ -155,6 +192,30 @@ class _Progress:
             self.engine.dispose()
 
 
+class _Heartbeat(threading.Thread):
+    """Moves the job's ``heartbeat_at`` while the job runs, on the progress's own
+    connection (PostgreSQL only: see ``_Progress``)."""
+
+    def __init__(self, engine, job_id: int, every: float):
+        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
+        self.engine, self.job_id, self.every = engine, job_id, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        table = Job.__table__
+        while not self.stopped.wait(self.every):
+            try:
+                with self.engine.begin() as con:
+                    con.execute(update(table).where(table.c.id == self.job_id)
+                                .values(heartbeat_at=datetime.now()))
+            except SQLAlchemyError as exc:  # the next beat tries again
+                log.warning("任务 %s 的心跳未能写入：%s", self.job_id, exc)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
 def run(job_id: int) -> Job:
     """Run (or re-run) one job to the end; the outcome is recorded on the job row."""
     with unscoped():
@@ -162,8 +223,14 @@ def run(job_id: int) -> Job:
     if job is None:
         raise ValueError(f"job {job_id} not found")
     job.status, job.started_at, job.error = "running", datetime.now(), None
+    job.heartbeat_at = job.started_at
     db.session.commit()
     progress = _Progress(job.id)
+    beat = None
+    if progress.engine is not None:
+        beat = _Heartbeat(progress.engine, job.id,
+                          current_app.config.get("JOB_HEARTBEAT_SECONDS", 15))
+        beat.start()
     try:
         with scoped_to(job.scope_path) if job.scope_path else unscoped():
             result = HANDLERS[job.kind](job, job.param_data, progress)
@@ -180,14 +247,21 @@ def run(job_id: int) -> Job:
         job.error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         log.debug(traceback.format_exc())
     finally:
+        if beat is not None:
+            beat.stop()
         progress.close()
     job.finished_at = datetime.now()
     db.session.commit()
+    job_purge.maybe_purge(current_app._get_current_object())
     return job
 
 
-def stale(job: Job, seconds: int = 120) -> bool:
+def stale_seconds() -> int:
+    return current_app.config.get("JOB_STALE_SECONDS", 120)
+
+
+def stale(job: Job, seconds: int | None = None) -> bool:
     """A running job whose worker stopped beating (killed): it may be run again."""
     beat = job.heartbeat_at or job.started_at
     return job.status == "running" and beat is not None and \
-        datetime.now() - beat > timedelta(seconds=seconds)
+        datetime.now() - beat > timedelta(seconds=seconds or stale_seconds())

@@ -6,6 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from core import job_purge
 from core.cli import fail
 from core.extensions import db
 from core.jobs import Job, queue, run, stale
@@ -18,13 +19,14 @@ def worker_command(burst):
     """运行后台任务进程（JOB_BACKEND=rq 时，从 Redis 队列取任务）。"""
     from rq import Worker
 
+    job_purge.maybe_purge(current_app._get_current_object())
     q = queue(current_app)
     Worker([q], connection=q.connection).work(burst=burst)
 
 
 @click.group("jobs")
 def jobs_group():
-    """后台任务：list / run。"""
+    """后台任务：list / run / purge。"""
 
 
 @jobs_group.command("list")
@@ -54,6 +56,16 @@ def jobs_run(job_id, force):
     click.echo(f"任务 #{job.id}：{job.state_label} {job.result_data or job.error or ''}")
     if job.status != "done":
         raise SystemExit(1)
+
+
+@jobs_group.command("purge")
+@click.option("--days", type=click.IntRange(min=0), default=None,
+              help="删除早于该天数的任务文件（默认 JOB_FILE_RETENTION_DAYS）")
+@with_appcontext
+def jobs_purge(days):
+    """删除超过保留期限的上传文件、错误报告和导出文件（含完整身份证号）。"""
+    removed = job_purge.purge(current_app._get_current_object(), days)
+    click.echo(f"已删除任务文件 {removed['files']} 个，过期幂等记录 {removed['idempotency_keys']} 条")
 
 
 ALL = [worker_command, jobs_group]

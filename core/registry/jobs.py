@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import current_app
 
 from core.audit.trail import record
+from core.errors import RuleViolation
 from core.extensions import db
 from core.jobs import handler
 from core.registry import exchange
@@ -21,8 +22,19 @@ def job_folder(kind: str) -> Path:
 @handler("import_retirees")
 def import_job(job, params: dict, progress) -> dict:
     """Import an uploaded file; a re-run after a killed worker adds nobody twice (rows
-    are matched on the personal number) and the upload is removed when done."""
+    are matched on the personal number). The upload is removed when the job ends, done
+    or failed (issue 13 item 12); only a killed job's stays, for its resumption, until
+    the retention purge (core.job_purge)."""
     source = Path(params["path"])
+    if not source.exists():
+        raise RuleViolation("上传的文件已不存在（已超过保留期限被删除），请重新上传")
+    try:
+        return _import(job, source, progress)
+    finally:
+        source.unlink(missing_ok=True)
+
+
+def _import(job, source: Path, progress) -> dict:
     result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress)
     out = result.overview()
     record("import", "success" if not result.failed else "failure", "Retiree",
@@ -31,7 +43,6 @@ def import_job(job, params: dict, progress) -> dict:
         report = job_folder("reports") / f"{job.id}.xlsx"
         exchange.write_report(report, result)
         out["report"] = report.name
-    source.unlink(missing_ok=True)
     return out
 
 

@@ -6,7 +6,7 @@ import os
 import tempfile
 from datetime import date
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -204,6 +204,8 @@ def _moment(value) -> str:
 # --- saving a screen's form: refusals keep the input, edits are version-checked -------
 
 STALE_MESSAGE = "该记录在您打开之后已被他人修改，本次修改未保存：请重新载入该记录后再修改"
+NO_VERSION_MESSAGE = ("未保存：表单缺少版本号，无法确认您修改的是该记录的最新内容，"
+                      "请重新打开编辑页面后再修改")
 
 
 class StaleVersion(Exception):
@@ -228,8 +230,8 @@ class KeepInputOnRefusal:
     """Add and edit screens: when a rule refuses the save, the form comes back with what
     was typed and each message under its field, and nothing is written (FAB would flash
     the message and redirect, losing the input). An edit form's hidden ``version`` is
-    compared with the row's: a stale form is refused (optimistic locking); a form
-    without it (not opened from the edit page) is saved as before."""
+    compared with the row's: a stale form is refused (optimistic locking), and so is a
+    form without it (issue 12 item 11: it would overwrite a change it never saw)."""
 
     def _add(self):
         if request.method != "POST":
@@ -266,8 +268,11 @@ class KeepInputOnRefusal:
 
     def _save(self, form, item, is_new: bool) -> bool:
         version = None if is_new else form._fields.get("version")
+        if version is not None and not version.data:
+            flash(NO_VERSION_MESSAGE, "danger")
+            return False
         try:
-            if version is not None and version.data and version.data != str(item.version):
+            if version is not None and version.data != str(item.version):
                 raise StaleVersion
             for name, field in form._fields.items():
                 if field is not version:
@@ -276,7 +281,12 @@ class KeepInputOnRefusal:
             (self.datamodel.add if is_new else self.datamodel.edit)(item)
         except (RuleViolations, RuleViolation, ScopeViolation) as exc:
             db.session.rollback()
-            self._show_refusal(form, exc)
+            # Refused because someone saved this row meanwhile (their change made a
+            # check fail): the loser of the race is told so, not a rule's message.
+            if version is not None and str(item.version) != version.data:
+                flash(STALE_MESSAGE, "danger")
+            else:
+                self._show_refusal(form, exc)
             return False
         except StaleVersion:
             db.session.rollback()
@@ -700,6 +710,7 @@ class RetireeApi(ScopedModelRestApi):
     def _merge_update_item(self, model_item, data: dict) -> dict:
         """Compare the ``version`` sent with the row's, then load the row's own: the
         version only ever moves by SQLAlchemy's count (``version_id_col``)."""
+        g.ra_loaded_version = (model_item.id, model_item.version)
         if "version" in data:
             sent = data["version"]
             if isinstance(sent, bool) or not isinstance(sent, int):
@@ -720,9 +731,25 @@ class RetireeApi(ScopedModelRestApi):
         except StaleVersion:
             db.session.rollback()
             return self.response(409, message=STALE_MESSAGE)
+        if response.status_code == 422 and self._lost_race():
+            return self.response(409, message=STALE_MESSAGE)
         if response.status_code == 200:
             self._answer_as_shown(response, pk)
         return response
+
+    @staticmethod
+    def _lost_race() -> bool:
+        """Issue 12 item 11: a PUT refused (a number "已登记", a database constraint)
+        after another writer committed a change to this row since it was read lost a
+        race: it answers 409, whatever check the other's change made fail."""
+        loaded = g.pop("ra_loaded_version", None)
+        if loaded is None:
+            return False
+        pk, version = loaded
+        with unscoped():
+            current = db.session.scalar(select(Retiree.version).where(Retiree.id == pk)
+                                        .execution_options(unscoped=True))
+        return current is not None and current != version
 
     def _answer_as_shown(self, response, pk) -> None:
         """PIPL: a write answers the record as GET shows it (ID number and phone masked,

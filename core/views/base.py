@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 from flask import abort, flash, g, redirect, request
 from flask_appbuilder import ModelView, expose, has_access, permission_name
@@ -343,12 +344,33 @@ class ScopedModelView(RequestFilters, ModelView):
             return redirect(request.referrer or self.route_base + "/list/")
 
 
+def _serialise_loads(schema) -> None:
+    lock, load = threading.Lock(), schema.load
+
+    def serial_load(*args, **kwargs):
+        with lock:
+            return load(*args, **kwargs)
+
+    schema.load = serial_load
+
+
 class ScopedModelRestApi(RequestFilters, ChineseSchemaMessages, DocumentedModelRestApi):
     """ModelRestApi with scope-checked related ids and Chinese 422/403 answers, and an
     OpenAPI document that matches them (core.views.openapi)."""
 
     def prepare_item(self, item, is_new: bool) -> None:
         """Validate and normalise before a write; raise RuleViolations to refuse."""
+
+    def _init_model_schemas(self) -> None:
+        """marshmallow-sqlalchemy keeps the row being loaded on the schema itself
+        (``schema.instance``), and the API shares one schema between all requests: two
+        concurrent PUTs swapped rows, and the loser loaded its data into a *new* row
+        whose numbers then clashed with the real one — 422 "已登记" instead of 409
+        (issue 12 item 11). Loads of one schema therefore run one at a time."""
+        super()._init_model_schemas()
+        for schema in (self.add_model_schema, self.edit_model_schema):
+            if schema is not None:
+                _serialise_loads(schema)
 
     def response_400(self, message: str | None = None):
         """FAB's own 400s (the ``q`` argument, column names) in Chinese; the English

@@ -1,11 +1,14 @@
-"""Job progress on screen: a page that polls the job's JSON status."""
+"""Job progress on screen: a page that polls the job's JSON status; an interrupted
+job (its worker gone, issue 12 item 12) offers a button to resume it."""
 from __future__ import annotations
 
-from flask import abort, g, jsonify, send_file
+from pathlib import Path
+
+from flask import abort, flash, g, jsonify, redirect, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
 from core.extensions import db
-from core.jobs import Job
+from core.jobs import Job, resume
 from core.registry.jobs import job_folder
 from core.scoping import unscoped
 
@@ -35,6 +38,23 @@ class JobView(BaseView):
         response = jsonify(_own_job(job_id).as_dict())
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @expose("/<int:job_id>/resume", methods=["POST"])
+    @has_access
+    def resume(self, job_id):
+        """继续: run an interrupted import again from its uploaded file; the rows the
+        killed run committed are matched on the personal number and not added twice."""
+        job = _own_job(job_id)
+        source = job.param_data.get("path")
+        if not job.interrupted:
+            flash("该任务未中断，无需继续", "warning")
+        elif source and not Path(source).exists():
+            flash("上传的文件已按保留期限删除，无法继续，请重新上传导入", "danger")
+        elif resume(job.id):
+            flash("任务已重新开始，已导入的人员不会重复登记", "success")
+        else:
+            flash("该任务已被重新开始", "warning")
+        return redirect(url_for(".show", job_id=job_id))
 
     @expose("/<int:job_id>/download")
     @has_access

@@ -407,7 +407,8 @@ def test_A6_retiree_every_path_follows_the_users_subtree(world, username, target
                                                     else MISSING), what)
         p.check(sql.retiree(pk) == before, "a refused write changed the hidden retiree")
     elif staff:
-        r = client.post(f"/retiree/edit/{pk}", data=form_data(edited))
+        version = sql.scalar("SELECT version FROM retiree WHERE id = :i", i=pk)
+        r = client.post(f"/retiree/edit/{pk}", data=form_data(edited) | {"version": version})
         p.status(r, 302, "UI edit POST" + form_errors(r))
         p.check(sql.scalar("SELECT phone FROM retiree WHERE id = :i", i=pk) == "13900000001",
                 "UI edit POST did not save")
@@ -478,8 +479,9 @@ def test_A6_retiree_cannot_be_created_in_or_moved_to_another_scope(
             ("API PUT", world.ids["c11"],
              lambda pk: client.put(f"/api/v1/retiree/{pk}", json=place)),
             ("UI edit POST", world.ids["c11b"],
-             lambda pk: client.post(f"/retiree/edit/{pk}",
-                                    data=form_data(world.payloads["c11b"] | place)))):
+             lambda pk: client.post(f"/retiree/edit/{pk}", data=form_data(
+                 world.payloads["c11b"] | place | {"version": sql.scalar(
+                     "SELECT version FROM retiree WHERE id = :i", i=pk)})))):
         before = sql.retiree(pk)
         r = send(pk)
         if what == "API PUT":

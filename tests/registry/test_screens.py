@@ -138,8 +138,10 @@ def test_add_through_the_form(app, clerk, retiree_payload):
 
 def test_A32_edit_through_the_form_shown_in_the_history_tab(app, clerk, create, retiree_payload):
     pk = create(1)
-    assert clerk.get(f"/retiree/edit/{pk}").status_code == 200
-    form = _form(retiree_payload(1, phone="13900001111", widowed_alone=True))
+    page = clerk.get(f"/retiree/edit/{pk}")
+    assert page.status_code == 200
+    form = dict(_form(retiree_payload(1, phone="13900001111", widowed_alone=True)),
+                version=_version(page.get_data(as_text=True)))
     response = clerk.post(f"/retiree/edit/{pk}", data=form)
     assert response.status_code == 302, _text(response)[-800:]
     r = _retiree(app, pk)
@@ -152,7 +154,7 @@ def test_A32_edit_through_the_form_shown_in_the_history_tab(app, clerk, create, 
     assert "c_cl11" in text and "鳏寡" in text and "widowed_alone" not in text
     # Edits refused with the reason, nothing changed.
     before = _counts(app)
-    _refused_with(clerk.post(f"/retiree/edit/{pk}", data=dict(form, phone="12345"),
+    _refused_with(clerk.post(f"/retiree/edit/{pk}", data=dict(form, phone="12345", version="2"),
                              follow_redirects=True), "联系电话格式不正确")
     assert _retiree(app, pk).phone == "13900001111"
     assert _counts(app) == before
@@ -205,7 +207,7 @@ def test_refused_edit_form_comes_back_with_the_typed_input(app, clerk, create,
                                                            retiree_payload):
     pk = create(1)
     before, row = _counts(app), _retiree(app, pk)
-    form = _form(retiree_payload(1, **dict(TYPED, phone="12345")))
+    form = dict(_form(retiree_payload(1, **dict(TYPED, phone="12345"))), version="1")
     response = clerk.post(f"/retiree/edit/{pk}", data=form)
     assert response.status_code == 200, response.headers
     html = response.get_data(as_text=True)

@@ -19,11 +19,12 @@
       row.insertCell().textContent = job.result[key];
     });
     document.getElementById("ra-job-error").textContent = job.error || "";
+    document.getElementById("ra-job-resume").style.display = job.interrupted ? "block" : "none";
     var result = job.result || {};
     if (job.status === "done" && (result.report || result.file)) {
       document.getElementById("ra-job-download").style.display = "inline-block";
     }
-    return job.status === "done" || job.status === "failed";
+    return job.status === "done" || job.status === "failed" || job.interrupted;
   }
   function poll() {
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); })

@@ -8,8 +8,9 @@ FAB answers 500 for
 - an ``action`` the view does not have, on ``/action_post`` or ``/action/<name>/<pk>``,
   even for an anonymous caller (FAB looks the action up before any permission check).
 
-Here a bad filter is refused with a Chinese message over the unfiltered list; an anonymous action goes to the login page; a
-logged-in one naming an unknown action answers 400 (404 in the URL path), in Chinese.
+Here a bad filter is refused with a Chinese message over the unfiltered list; an
+anonymous action goes to the login page; a logged-in one naming an unknown action
+answers 400 (404 in the URL path), in Chinese.
 """
 from __future__ import annotations
 

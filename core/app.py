@@ -294,10 +294,15 @@ def _parses(q: str | None) -> bool:
 def configure_input_guards(app: Flask) -> None:
     """Bad input answers 400 with a Chinese message and changes nothing: a NUL character
     anywhere in the query, form or JSON (PostgreSQL refuses it in text), and filter text
-    the database cannot compare with its column (``_flt_0_form_complete=abc``)."""
+    the database cannot compare with its column (``_flt_0_form_complete=abc``); a list
+    screen's filter index, relation filter or action FAB would answer 500 for
+    (``core.views.guards``)."""
     from sqlalchemy.exc import DataError
 
+    from core.views import guards
     from core.views.filters import InvalidFilter
+
+    guards.init_app(app)
 
     @app.before_request
     def _refuse_nul():

@@ -45,7 +45,7 @@ class AuditEntryView(ModelView):
         """The filtered trail as xlsx; text cells neutralised against formula injection."""
         from openpyxl import Workbook
 
-        from core.registry.excel import _neutralise
+        from core.xlsx import safe_row
 
         get_filter_args(self._filters)
         query = self.datamodel.apply_all(
@@ -53,11 +53,10 @@ class AuditEntryView(ModelView):
             order_column="seq", order_direction="asc")
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("审计日志")
-        ws.append([LABELS[c] for c in EXPORT_COLUMNS])
+        ws.append(safe_row(LABELS[c] for c in EXPORT_COLUMNS))
         count = 0
         for e in query.yield_per(2000):
-            ws.append([_neutralise(v) if isinstance(v, str) else v
-                       for v in (getattr(e, c) for c in EXPORT_COLUMNS)])
+            ws.append(safe_row(getattr(e, c) for c in EXPORT_COLUMNS))
             count += 1
         fd, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(fd)

@@ -1,6 +1,8 @@
 """The dashboard as files: each chart's numbers as xlsx (with a native Excel chart), and a
 one-page A4 summary PDF for meetings, its bars drawn with fpdf2's primitives in the
-embedded Chinese font of the printed forms."""
+embedded Chinese font of the printed forms. Every row of the xlsx goes through
+``core.xlsx.safe_row``: category and series names are region and enterprise names, typed
+by users (issue #12 item 19)."""
 from __future__ import annotations
 
 import io
@@ -15,6 +17,7 @@ from openpyxl.utils import get_column_letter
 
 from core.dashboard.board import Board
 from core.registry.printing import resolve_font_path
+from core.xlsx import safe_row
 
 TITLE = "企业退休人员统计摘要"
 PALETTE = ("#5470c6", "#91cc75", "#fac858", "#ee6666", "#73c0de", "#3ba272", "#fc8452",
@@ -43,24 +46,24 @@ def _sheet_title(title: str, taken: set[str]) -> str:
 
 
 def _chart_sheet(ws, chart: dict, described: str) -> None:
-    ws.append([chart["title"]])
+    ws.append(safe_row([chart["title"]]))
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append([described])
-    ws.append([chart.get("note") or chart.get("description") or ""])
+    ws.append(safe_row([described]))
+    ws.append(safe_row([chart.get("note") or chart.get("description") or ""]))
     if chart.get("error"):
-        ws.append([f"无法计算：{chart['error']}"])
+        ws.append(safe_row([f"无法计算：{chart['error']}"]))
         return
     series = chart["series"]
     header = ["分类", *(s.get("name", "") for s in series)]
-    ws.append(header)
+    ws.append(safe_row(header))
     head_row = ws.max_row
     for cell in ws[head_row]:
         cell.font, cell.fill = _HEAD, _HEAD_FILL
     for i, category in enumerate(chart["categories"]):
-        ws.append([category, *(s["data"][i] for s in series)])
+        ws.append(safe_row([category, *(s["data"][i] for s in series)]))
     last = ws.max_row
     if len(chart["categories"]) > 1 or series:
-        ws.append(["合计", *(sum(v or 0 for v in s["data"]) for s in series)])
+        ws.append(safe_row(["合计", *(sum(v or 0 for v in s["data"]) for s in series)]))
         for cell in ws[ws.max_row]:
             cell.font = _HEAD
     ws.column_dimensions["A"].width = max(12, min(40, 2 + 2 * max(
@@ -100,15 +103,15 @@ def workbook(board: Board, only: str | None = None) -> bytes:
     first = wb.active
     if only is None:
         first.title = _sheet_title("概况", taken)
-        first.append([TITLE])
+        first.append(safe_row([TITLE]))
         first["A1"].font = Font(bold=True, size=14)
-        first.append([described])
-        first.append([f"生成时间：{datetime.now():%Y-%m-%d %H:%M}"])
-        first.append(["指标", "人数", "说明"])
+        first.append(safe_row([described]))
+        first.append(safe_row([f"生成时间：{datetime.now():%Y-%m-%d %H:%M}"]))
+        first.append(safe_row(["指标", "人数", "说明"]))
         for cell in first[first.max_row]:
             cell.font, cell.fill = _HEAD, _HEAD_FILL
         for card in board.cards:
-            first.append([card["title"], card["value"], card.get("hint", "")])
+            first.append(safe_row([card["title"], card["value"], card.get("hint", "")]))
         first.column_dimensions["A"].width = 18
         first.column_dimensions["C"].width = 30
         for chart in charts:

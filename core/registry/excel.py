@@ -6,8 +6,8 @@ template, the export and the import can never disagree (an export imports back
 unchanged).
 
 Untrusted input: ``open_workbook_checked`` and ``read_rows`` refuse non-xlsx files,
-zip bombs and macro-enabled workbooks before any parser sees them; ``write_export``
-and ``write_error_report`` neutralise formula injection.
+zip bombs and macro-enabled workbooks before any parser sees them; every text cell
+written is neutralised against formula injection (``core.xlsx``), and restored on import.
 
 Speed (issue #7): the template is small and made with openpyxl (comments, drop-downs,
 merged cells); exports and error reports stream through ``_XlsxStream`` below, and
@@ -30,7 +30,6 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.styles.numbers import is_date_format
@@ -39,6 +38,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.errors import RuleViolation
 from core.registry.fields import FORM_FIELDS, FormField
+from core.xlsx import neutralise, restore, safe_row
 
 Source = str | os.PathLike[str] | IO[bytes]
 
@@ -88,8 +88,6 @@ _INLINE_LIST_MAX = 255  # Excel's limit for a literal list in a validation formu
 _EXACT_DIGITS = 15  # Excel keeps 15 significant digits of a number
 
 _INVALID = "文件不是有效的Excel（.xlsx）文件："
-# CSV/DDE injection triggers (OWASP), including the full-width forms Excel also accepts.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 _TRUE = {"是", "y", "yes", "true", "1", "√"}
 _FALSE = {"否", "n", "no", "false", "0", "×"}
 _DATE_RE = re.compile(
@@ -118,23 +116,6 @@ COLUMNS: tuple[Column, ...] = tuple(Column(f.name, HEADERS[f.name], f) for f in 
 
 # ---------------------------------------------------------------- formatting
 
-def _neutralise(text: str) -> str:
-    """Prefix a formula-like string with ' so spreadsheets show it as text.
-
-    Strings already starting with ' before a trigger get one more, so that
-    ``_restore`` (which strips exactly one) round-trips every value.
-    """
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)  # openpyxl refuses control characters
-    return "'" + text if text.lstrip("'").startswith(_FORMULA_START) else text
-
-
-def _restore(text: str) -> str:
-    """Inverse of ``_neutralise``."""
-    if text.startswith("'") and text.lstrip("'").startswith(_FORMULA_START):
-        return text[1:]
-    return text
-
-
 def _is_text(f: FormField | None) -> bool:
     # Codes and numbers-as-text (personal_no, id_card_no, phone, unit/community codes)
     # must keep their leading zeros (F4).
@@ -150,12 +131,12 @@ def _render(col: Column, value: Any, choices: Mapping[str, str] | None = None) -
     if isinstance(value, bool):
         return BOOL_LABELS[value]
     if choices and isinstance(value, str):
-        return _neutralise(choices.get(value, value))
+        return neutralise(choices.get(value, value))
     if f and f.kind == "date" and isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, (dt.date, int, float)) and not _is_text(f):
         return value
-    return _neutralise(str(value))
+    return neutralise(str(value))
 
 
 def _cell_format(col: Column) -> str | None:
@@ -227,7 +208,7 @@ def _add_validations(wb: Workbook, ws: Any, columns: Sequence[Column]) -> None:
             lists_used += 1
             lc = get_column_letter(lists_used)
             for r, label in enumerate(labels, 1):
-                lists[f"{lc}{r}"] = label
+                lists[f"{lc}{r}"] = neutralise(label)
             formula = f"{quote_sheetname(LISTS_SHEET)}!${lc}$1:${lc}${len(labels)}"
         dv = DataValidation(type="list", formula1=formula, allow_blank=True,
                             showErrorMessage=True, errorTitle="输入有误",
@@ -251,7 +232,7 @@ def write_template(target: Source) -> None:
     ws = wb.active
     ws.title = DATA_SHEET
     for idx, col in enumerate(COLUMNS, 1):
-        cell = ws.cell(row=1, column=idx, value=col.title)
+        cell = ws.cell(row=1, column=idx, value=neutralise(col.title))
         _style_header(cell, col)
         if col.field and col.field.help:
             cell.comment = Comment(col.field.help, "retiree-admin")
@@ -266,7 +247,7 @@ def write_template(target: Source) -> None:
     info.append(["填 表 说 明"])
     info["A1"].font = Font(bold=True, size=14)
     for line in FORM_INSTRUCTIONS:
-        info.append([line])
+        info.append(safe_row([line]))
     info.append([])
     info.append(["各栏填写方法（带*的为必填栏）"])
     info.cell(row=info.max_row, column=1).font = Font(bold=True, size=12)
@@ -274,7 +255,7 @@ def write_template(target: Source) -> None:
     for c in info[info.max_row]:
         c.font = _HEADER_FONT
     for col in COLUMNS:
-        info.append([col.header, "是" if col.field.required else "否", _column_help(col)])
+        info.append(safe_row([col.header, "是" if col.field.required else "否", _column_help(col)]))
     info.column_dimensions["A"].width = 24
     info.column_dimensions["B"].width = 10
     info.column_dimensions["C"].width = 90
@@ -501,7 +482,7 @@ def _convert(col: Column, value: Any) -> Any:
 def _clean(value: Any) -> Any:
     """A cell as read: text stripped and un-neutralised, empty text → None."""
     if isinstance(value, str):
-        return _restore(value.strip()).strip() or None
+        return restore(value.strip()).strip() or None
     return value
 
 
@@ -991,7 +972,7 @@ def _records(close: Any, rows: Iterator[tuple[int, dict[int, Any]]],
                 if value.__class__ is str:
                     value = value.strip()
                     if value[:1] == "'":
-                        value = _restore(value).strip()
+                        value = restore(value).strip()
                     if name == "name":
                         value = _INVISIBLE_RE.sub("", value).strip()
                     if not value:
@@ -1242,7 +1223,8 @@ _XML_SPACE = " \t\n\r"
 _XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Excel reads _xHHHH_ in text as an escaped character; its own escape for "_" is _x005F_.
 _EXCEL_ESCAPE_RE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
-# Text that needs none of neutralising, escaping or xml:space: the usual case, one C-level test.
+# Text that needs none of neutralising (core.xlsx.FORMULA_START), escaping or xml:space:
+# the usual case, one C-level test.
 _PLAIN_RE = re.compile("[^\x00-\x1f&<>_'\\s=+\\-@＝＋－＠\ud800-\udfff\ufffe\uffff]"
                        "[^\x00-\x1f&<>_\ud800-\udfff\ufffe\uffff]*(?<!\\s)")
 
@@ -1261,7 +1243,7 @@ def _text_tail(text: str, style: str) -> str:
     """Everything after ``<c r="A1"`` of a cell holding raw (not yet neutralised) text."""
     if _PLAIN_RE.fullmatch(text):
         return f'{style} t="inlineStr"><is><t>{text}</t></is></c>'
-    return f'{style} t="inlineStr"><is>{_t(_neutralise(text))}</is></c>'
+    return f'{style} t="inlineStr"><is>{_t(neutralise(text))}</is></c>'
 
 
 def _serial(value: dt.date) -> str | None:
@@ -1301,7 +1283,7 @@ class _CellWriter:
             return f' s="{_S_DATE}"><v>{serial}</v></c>'
         if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
             return f"{style}><v>{value!r}</v></c>"
-        return self.tail(_neutralise(str(value)), style)
+        return self.tail(neutralise(str(value)), style)
 
 
 def _encoder(col: Column, choices: Mapping[str, str] | None,
@@ -1317,7 +1299,7 @@ def _encoder(col: Column, choices: Mapping[str, str] | None,
         return f'<c r="{ref}"{tail}' if tail else ""
 
     if labels:
-        fixed = {code: cells.tail(_neutralise(label), style) for code, label in labels.items()}
+        fixed = {code: cells.tail(neutralise(label), style) for code, label in labels.items()}
 
         def choice(ref: str, value: Any) -> str:
             tail = fixed.get(value) if value.__class__ is str else None
@@ -1355,7 +1337,7 @@ def _letters(n: int) -> list[str]:
 
 
 def _header_row(titles: Sequence[str], styles: Sequence[int], row: int = 1) -> str:
-    cells = "".join(f'<c r="{letter}{row}" s="{s}" t="inlineStr"><is>{_t(_neutralise(t))}</is></c>'
+    cells = "".join(f'<c r="{letter}{row}" s="{s}" t="inlineStr"><is>{_t(neutralise(t))}</is></c>'
                     for letter, t, s in zip(_letters(len(titles)), titles, styles, strict=True))
     return f'<row r="{row}">{cells}</row>'
 
@@ -1408,7 +1390,7 @@ def write_export(
     vocabulary = list(BOOL_LABELS.values())
     for col in columns:
         labels = _list_choices(col.field) if col.field else extra_choices.get(col.name, {}).values()
-        vocabulary += [_neutralise(label) for label in labels or ()]
+        vocabulary += [neutralise(label) for label in labels or ()]
     count = 0
 
     def data(cells: _CellWriter) -> Iterator[str]:
@@ -1437,7 +1419,7 @@ def write_export(
         book.sheet(DATA_SHEET, data(cells), [_width(c) for c in columns], freeze_header=True)
         if watermark or withheld:
             note = ["本数据仅限下列用途使用，未经市、区退管中心批准不得提供给其他单位或个人（A33）。",
-                    _neutralise(watermark or "")]
+                    neutralise(watermark or "")]
             if withheld:
                 note.append("本文件未包含以下列（未获提供），导入本文件不会改变这些内容："
                             + "、".join(HEADERS[name] for name in withheld))
@@ -1472,12 +1454,12 @@ def write_error_report(
         for row_no, raw, reasons in errors:
             keys = [raw.get(k) for k in key_fields]
             reason = "；".join(r.message if isinstance(r, RuleViolation) else str(r) for r in reasons)
-            yield [row_no, *(_neutralise(str(v)) if v is not None else None for v in keys),
-                   _neutralise(reason)]
+            yield [row_no, *(neutralise(str(v)) if v is not None else None for v in keys),
+                   neutralise(reason)]
             count += 1
 
     notes = notes or {}
-    ignored = [[_neutralise(f"{k}：{v}")] for k, v in notes.items() if k == "未导入的列"]
+    ignored = [[neutralise(f"{k}：{v}")] for k, v in notes.items() if k == "未导入的列"]
     with _XlsxStream(target) as book:
         cells = _CellWriter(book.shared)
         titles = ["原行号", *(HEADERS[k] for k in key_fields), "错误原因"]
@@ -1487,8 +1469,8 @@ def write_error_report(
             [_header_row(titles, [_S_BOLD] * len(titles), top + 1)],
             _plain_rows(lines(), cells, top + 2, ["", "", text, text, ""])),
             [10, 14, 14, 22, 80], freeze_header=not top)
-        totals = [*([_neutralise(f"{k}：{v}"), None] for k, v in notes.items()),
-                  *([_neutralise(str(k)), v] for k, v in (summary or {}).items())]
+        totals = [*([neutralise(f"{k}：{v}"), None] for k, v in notes.items()),
+                  *([neutralise(str(k)), v] for k, v in (summary or {}).items())]
         book.sheet("汇总", itertools.chain([_header_row(["项目", "数量"], [_S_BOLD] * 2)],
                                          _plain_rows(totals, cells, 2)), [16, 12])
         book.close()

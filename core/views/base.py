@@ -320,21 +320,18 @@ class ScopedModelView(RequestFilters, ModelView):
     def _fetch_in_scope(self, pks):
         items = [self.datamodel.get(self._deserialize_pk_if_composite(pk)) for pk in pks]
         if not items or any(item is None for item in items):
-            abort(404)
+            abort(404, description="未找到所选记录，或记录不在本辖区内")
         return items
 
     # Overrides must be exposed again, or FAB registers no route for them.
+    # An unknown action name is refused before these run (core.views.guards).
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
-        if name not in self.actions:
-            abort(404)
         self._fetch_in_scope([pk])
         return super().action(name, pk)
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
-        if request.form.get("action") not in self.actions:
-            abort(404)
         self._fetch_in_scope(request.form.getlist("rowid"))
         try:
             return super().action_post()

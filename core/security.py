@@ -211,7 +211,7 @@ class RetireeSecurityManager(SecurityManager):
         locked = lockout.is_locked(user, now)
         ok = check_password_hash(user.password or fake, password) and not locked
         reason = "locked" if locked else "password"
-        if ok and user.totp_secret and not totp.verify(user.totp_secret, totp_code):
+        if ok and user.totp_secret and not totp.accept(user, totp_code):
             ok, reason = False, "totp"
         if ok:
             self.update_user_auth_stat(user, True)

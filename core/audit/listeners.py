@@ -24,7 +24,8 @@ NOT_AUDITED = {"audit_entry", "audit_head", "ab_permission", "ab_view_menu",
 BOOKKEEPING = {"last_login", "login_count", "fail_login_count", "changed_on", "created_on",
                "changed_by_fk", "created_by_fk", "locked_until", "password_changed_at",
                "updated_at", "updated_by", "created_at", "created_by", "version",
-               "region_path", "name_initials", "session_epoch", "totp_last_step"}
+               "region_path", "name_initials", "session_epoch", "totp_last_step",
+               "totp_pending"}
 HIDDEN = "******"
 SENSITIVE = {
     "password": lambda v: HIDDEN,

@@ -278,6 +278,7 @@ class RetireeSecurityManager(SecurityManager):
                                 hashed_password, groups)
         if user:
             user.password_changed_at = datetime.now()
+            policy.remember(user)
             self.update_user(user)
         return user
 
@@ -288,6 +289,7 @@ class RetireeSecurityManager(SecurityManager):
 
         user = self.get_user_by_id(userid)
         policy.check(password, user.username)
+        policy.check_not_reused(user, password)
         me = g.get("ra_user") or g.get("user")
         by_self = getattr(me, "id", None) == user.id
         user.password_changed_at = datetime.now()
@@ -297,6 +299,7 @@ class RetireeSecurityManager(SecurityManager):
             password=password,
             method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
             salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+        policy.remember(user)
         self.update_user(user)
         if by_self and has_request_context():
             from core.auth import sessions

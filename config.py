@@ -106,6 +106,10 @@ IMPORT_PARALLEL_FROM_ROWS = 2000
 # Password policy, on every path that sets a password.
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MIN_CLASSES = 3  # of: lower case, upper case, digits, other characters
+# zxcvbn's score (0–4) a password must reach: refuses common and guessable ones.
+PASSWORD_MIN_SCORE = 3
+# A new password may not be one of the last this many (the current one included).
+PASSWORD_HISTORY = 5
 PASSWORD_MAX_AGE_DAYS = 90  # then it must be changed; 0: never expires
 # Passwords set by someone else (an administrator's screen, a reset, `users create`
 # without --no-temporary) must be changed at first login.
@@ -133,6 +137,9 @@ CACHE_DEFAULT_TIMEOUT = 300
 # Optional TOTP second factor; mandatory for users holding one of these roles.
 TOTP_ISSUER = "苏州退管"
 TOTP_REQUIRED_ROLES = []  # e.g. ["system_admin", "city_admin", "security_admin"]
+# Fernet key(s) encrypting TOTP secrets at rest, comma-separated, the first encrypting
+# (None: derived from SECRET_KEY; set it in production and keep it across rotations).
+TOTP_ENCRYPTION_KEY = None
 # Sessions: idle timeout and absolute lifetime; API access tokens are short-lived.
 SESSION_IDLE_MINUTES = 30
 SESSION_ABSOLUTE_MINUTES = 8 * 60
@@ -163,6 +170,9 @@ MAX_CONTENT_LENGTH = 60 * 1024 * 1024
 # chain is keyed with AUDIT_KEY (None: derived from SECRET_KEY).
 AUDIT_RETENTION_DAYS = 180
 AUDIT_KEY = None
+# Signed checkpoints of the audit head are also appended to this file, outside the
+# database (issue #12 item 13): give it a path the database owner cannot rewrite.
+AUDIT_CHECKPOINT_FILE = None
 # A33 data release: exports of more rows than this need an approved release request,
 # which stays usable this many days.
 RELEASE_FREE_ROWS = 100

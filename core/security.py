@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import User as FabUser
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, false
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.auth.api import RetireeSecurityApi
+from core.auth.models import PasswordHistory  # noqa: F401  (its table, for migrations)
+from core.auth.secrets import EncryptedString
 from core.auth.views import (
     ChangeOwnPasswordView,
     LoginView,
@@ -42,7 +44,15 @@ class RegionUser(FabUser):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false())
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString)
+    # Enrolment in progress: kept here, not in the readable session cookie (item 15).
+    totp_pending: Mapped[str | None] = mapped_column(EncryptedString)
+    # The last accepted time step: a code is never accepted twice (item 15).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Bumped on logout, password change, lock and disable: every session and token
+    # carrying an older value ends (core.auth.sessions, item 14).
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
 
     @property
     def locked_label(self) -> str:
@@ -218,7 +228,7 @@ class RetireeSecurityManager(SecurityManager):
         locked = lockout.is_locked(user, now)
         ok = check_password_hash(user.password or fake, password) and not locked
         reason = "locked" if locked else "password"
-        if ok and user.totp_secret and not totp.verify(user.totp_secret, totp_code):
+        if ok and user.totp_secret and not totp.accept(user, totp_code):
             ok, reason = False, "totp"
         if ok:
             self.update_user_auth_stat(user, True)
@@ -236,9 +246,43 @@ class RetireeSecurityManager(SecurityManager):
         return None
 
     def on_user_logout(self, user) -> None:
+        """Logout ends every session and token of the user (issue #12, item 14)."""
         from core.audit.trail import record
+        from core.auth import sessions
+        from core.extensions import db
 
+        sessions.revoke(user)
+        db.session.commit()
         record("logout", "success", "RegionUser", user.id, actor=user.username)
+
+    # --- sessions (core.auth.sessions: the epoch, issue #12 item 14) ---------------------
+    def create_login_manager(self, app):
+        manager = super().create_login_manager(app)
+        manager.user_loader(self.load_session_user)
+        return manager
+
+    def load_user(self, pk):
+        """Active and not locked: a locked user's open sessions end too."""
+        from core.auth.lockout import is_locked
+
+        user = super().load_user(pk)
+        return user if user is not None and not is_locked(user) else None
+
+    def load_session_user(self, pk):
+        from core.auth import sessions
+
+        user = self.load_user(pk)
+        if user is None or not sessions.current(user):
+            sessions.end_revoked(pk)
+            return None
+        return user
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        user = self.load_user(jwt_data["sub"])
+        if user is None or jwt_data.get("ra_epoch") != user.session_epoch:
+            return None
+        g.user = user
+        return user
 
     # --- passwords ----------------------------------------------------------------------
     def add_user(self, username, first_name, last_name, email, role, password="",
@@ -251,6 +295,7 @@ class RetireeSecurityManager(SecurityManager):
                                 hashed_password, groups)
         if user:
             user.password_changed_at = datetime.now()
+            policy.remember(user)
             self.update_user(user)
         return user
 
@@ -261,6 +306,7 @@ class RetireeSecurityManager(SecurityManager):
 
         user = self.get_user_by_id(userid)
         policy.check(password, user.username)
+        policy.check_not_reused(user, password)
         me = g.get("ra_user") or g.get("user")
         by_self = getattr(me, "id", None) == user.id
         user.password_changed_at = datetime.now()
@@ -270,7 +316,12 @@ class RetireeSecurityManager(SecurityManager):
             password=password,
             method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
             salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+        policy.remember(user)
         self.update_user(user)
+        if by_self and has_request_context():
+            from core.auth import sessions
+
+            sessions.stamp(user)   # the other sessions end, this one goes on
 
     def has_access(self, permission_name: str, view_name: str) -> bool:
         plugins = current_app.extensions.get("retiree_admin.plugins")

@@ -19,16 +19,18 @@ from core.registry.validators import mask_id_card, mask_phone
 # itself) or are already a record of one (history, plugin change log, job progress).
 NOT_AUDITED = {"audit_entry", "audit_head", "ab_permission", "ab_view_menu",
                "ab_permission_view", "ab_permission_view_role", "ab_register_user",
-               "retiree_history", "plugin_change", "job"}
+               "retiree_history", "plugin_change", "job", "password_history"}
 # Bookkeeping columns: a change of only these is not worth an entry.
 BOOKKEEPING = {"last_login", "login_count", "fail_login_count", "changed_on", "created_on",
                "changed_by_fk", "created_by_fk", "locked_until", "password_changed_at",
                "updated_at", "updated_by", "created_at", "created_by", "version",
-               "region_path", "name_initials"}
+               "region_path", "name_initials", "session_epoch", "totp_last_step",
+               "totp_pending"}
 HIDDEN = "******"
 SENSITIVE = {
     "password": lambda v: HIDDEN,
     "totp_secret": lambda v: HIDDEN,
+    "totp_pending": lambda v: HIDDEN,
     "id_card_no": mask_id_card,
     "phone": mask_phone,
     "mobile": mask_phone,

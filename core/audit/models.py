@@ -57,3 +57,20 @@ class AuditHead(Model):
     # After a purge: the first kept sequence number and the hash it chains to.
     base_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     base_hash: Mapped[str] = mapped_column(String(64), nullable=False, default=GENESIS)
+
+
+class AuditCheckpoint(Model):
+    """A signed copy of the head, written by ``audit verify`` on an intact chain and by
+    every purge; append-only like the entries (issue #12, item 13). ``verify`` refuses a
+    head behind a checkpoint (truncated end) or a base no checkpoint vouches for (entries
+    removed at the start outside a purge)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    base_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    base_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    signature: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -8,6 +8,16 @@ someone who can write to the database but does not know the key cannot forge a c
 
 Appending locks the head row (``UPDATE`` first), so concurrent writers take turns and
 the chain stays linear on SQLite and PostgreSQL alike.
+
+Truncation (issue #12, item 13): the database lets the head only move forward and the
+base only past entries older than 180 days, and deletes only entries before the base
+(migration 0010); on PostgreSQL the application runs as a role that cannot drop those
+triggers (``retiree-admin audit grant-app-role``). Against someone who can (the owner
+role), ``audit verify`` and ``purge`` write signed checkpoints of the head to the
+append-only ``audit_checkpoint`` table and to AUDIT_CHECKPOINT_FILE, outside the
+database; ``verify`` refuses a head behind a checkpoint (the end cut off, the head
+rewound, everything deleted) and a base that no checkpoint vouches for (the start cut
+off outside a purge).
 """
 from __future__ import annotations
 
@@ -18,13 +28,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 
-from core.audit.models import GENESIS, AuditEntry, AuditHead
+from core.audit.models import GENESIS, AuditCheckpoint, AuditEntry, AuditHead
 from core.extensions import db
 
 ENTRY = AuditEntry.__table__
 HEAD = AuditHead.__table__
+CHECKPOINT = AuditCheckpoint.__table__
 MIN_RETENTION_DAYS = 180
 _QUEUE = "ra_audit_queue"
 
@@ -102,31 +113,36 @@ def append(connection, rows: list[dict]) -> None:
     """Chain ``rows`` after the head and insert them, on ``connection``'s transaction."""
     if not rows:
         return
-    n = len(rows)
-    locked = connection.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq + n))
+    # A no-op update takes the lock; the head then moves in one step (its trigger
+    # refuses a hash changed without the sequence number).
+    locked = connection.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq))
     if locked.rowcount == 0:
-        connection.execute(insert(HEAD).values(id=1, seq=n, last_hash=GENESIS, base_seq=1,
+        connection.execute(insert(HEAD).values(id=1, seq=0, last_hash=GENESIS, base_seq=1,
                                                base_hash=GENESIS))
     seq, last = connection.execute(
         select(HEAD.c.seq, HEAD.c.last_hash).where(HEAD.c.id == 1)).one()
     key = _key()
-    start = seq - n + 1
-    for i, row in enumerate(rows):
-        row["seq"] = start + i
+    for i, row in enumerate(rows, start=seq + 1):
+        row["seq"] = i
         row["prev_hash"] = last
         row["hash"] = last = digest(row, key)
     connection.execute(insert(ENTRY), rows)
-    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(last_hash=last))
+    connection.execute(update(HEAD).where(HEAD.c.id == 1)
+                       .values(seq=seq + len(rows), last_hash=last))
 
 
 def verify(session) -> list[str]:
     """Every problem of the chain, in Chinese; empty when intact."""
     problems: list[str] = []
-    head = session.execute(select(HEAD)).first()
+    key = _key()
+    head = session.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+    checkpoints = _checked_checkpoints(session, key, problems)
     if head is None:
         count = session.scalar(select(func.count()).select_from(ENTRY))
-        return [f"审计链头缺失，但有 {count} 条记录"] if count else []
-    key = _key()
+        if checkpoints:
+            problems.append(f"审计链头被删除，但检查点记录到第 {max(c['seq'] for c in checkpoints)} 条")
+        return problems + ([f"审计链头缺失，但有 {count} 条记录"] if count else [])
+    problems += _against_checkpoints(session, head, checkpoints)
     expected_seq, expected_prev = head.base_seq, head.base_hash
     rows = session.execute(select(ENTRY).order_by(ENTRY.c.seq).execution_options(yield_per=2000))
     for row in rows:
@@ -162,36 +178,79 @@ def purge(session, days: int | None = None) -> int:
     else:
         base_hash = session.scalar(select(ENTRY.c.prev_hash).where(ENTRY.c.seq == first_young))
     connection = session.connection()
-    with _purge_allowed(connection):
-        removed = connection.execute(delete(ENTRY).where(ENTRY.c.seq < first_young)).rowcount
-    connection.execute(update(HEAD).where(HEAD.c.id == 1)
+    # The base moves first: the database deletes only entries before it (migration 0010).
+    connection.execute(update(HEAD).where(HEAD.c.id == 1, HEAD.c.base_seq < first_young)
                        .values(base_seq=first_young, base_hash=base_hash))
+    removed = connection.execute(delete(ENTRY).where(ENTRY.c.seq < first_young)).rowcount
     append(connection, [entry("audit.purge", object_type="audit_entry",
                               detail={"removed": removed, "days": days,
                                       "kept_from_seq": first_young})])
-    session.commit()
+    anchor(session)
     return removed
 
 
-class _purge_allowed:
-    """The database refuses deletes of audit entries (migration 0002's triggers); the
-    purge lifts that inside its own transaction only (DDL is transactional on SQLite
-    and PostgreSQL, so a failed purge leaves the trigger in place)."""
+def _sign(cp: Mapping, key: bytes) -> str:
+    message = f"checkpoint|{cp['seq']}|{cp['last_hash']}|{cp['base_seq']}|{cp['base_hash']}"
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
-    def __init__(self, connection):
-        self.connection = connection
-        if connection.dialect.name == "postgresql":
-            self.drop = "DROP TRIGGER IF EXISTS audit_entry_no_delete ON audit_entry"
-            self.create = ("CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
-                           "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()")
+
+def anchor(session) -> dict:
+    """Write a signed checkpoint of the head to ``audit_checkpoint`` and, when set, to
+    AUDIT_CHECKPOINT_FILE (one JSON line each; the file is outside the database, so
+    even its owner role cannot roll it back). Commits."""
+    head = session.execute(select(HEAD).where(HEAD.c.id == 1)).one()
+    cp = {"at": datetime.now().replace(microsecond=0), "seq": head.seq,
+          "last_hash": head.last_hash, "base_seq": head.base_seq, "base_hash": head.base_hash}
+    cp["signature"] = _sign(cp, _key())
+    session.execute(insert(CHECKPOINT).values(**cp))
+    session.commit()
+    path = current_app.config.get("AUDIT_CHECKPOINT_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(cp, default=str) + "\n")
+    return cp
+
+
+def _checked_checkpoints(session, key: bytes, problems: list[str]) -> list[dict]:
+    """The checkpoints of the table and of the file whose signature holds; the others
+    are reported."""
+    found = [dict(row._mapping) for row in session.execute(select(CHECKPOINT))]
+    path = current_app.config.get("AUDIT_CHECKPOINT_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as lines:
+                found += [json.loads(line) for line in lines if line.strip()]
+        except FileNotFoundError:
+            pass
+        except ValueError:
+            problems.append(f"检查点文件 {path} 无法读取（被改动）")
+    good = []
+    for cp in found:
+        if hmac.compare_digest(_sign(cp, key), str(cp.get("signature", ""))):
+            good.append(cp)
         else:
-            self.drop = "DROP TRIGGER IF EXISTS audit_entry_no_delete"
-            self.create = ("CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
-                           "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END")
+            problems.append(f"检查点（第 {cp.get('seq')} 条）签名不符，被伪造或改动")
+    return good
 
-    def __enter__(self):
-        self.connection.execute(text(self.drop))
 
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.connection.execute(text(self.create))
+def _against_checkpoints(session, head, checkpoints: list[dict]) -> list[str]:
+    """A head behind a checkpoint, a checkpoint's last entry replaced, a base that no
+    checkpoint vouches for."""
+    if not checkpoints:
+        return []
+    problems = []
+    latest = max(checkpoints, key=lambda c: c["seq"])
+    if head.seq < latest["seq"]:
+        problems.append(f"审计链头被回退：检查点记录到第 {latest['seq']} 条，"
+                        f"链头只到第 {head.seq} 条（末尾记录被删除）")
+    elif latest["seq"] >= head.base_seq:
+        kept = session.scalar(select(ENTRY.c.hash).where(ENTRY.c.seq == latest["seq"]))
+        if kept is not None and kept != latest["last_hash"]:
+            problems.append(f"第 {latest['seq']} 条与检查点不符（记录被截断后重写）")
+    vouched = {(1, GENESIS)} | {(c["base_seq"], c["base_hash"]) for c in checkpoints}
+    if (head.base_seq, head.base_hash) not in vouched:
+        problems.append(f"审计链起点被移动到第 {head.base_seq} 条，但没有经签名的清理记录"
+                        f"（第 {head.base_seq - 1} 条及以前的记录被删除）")
+    elif head.base_seq < max(c["base_seq"] for c in checkpoints):
+        problems.append("审计链起点被回退到已清理的位置")
+    return problems

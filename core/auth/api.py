@@ -12,6 +12,7 @@ from flask_appbuilder.views import expose
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
+    get_jwt,
     get_jwt_identity,
     jwt_required,
 )
@@ -86,9 +87,13 @@ class RetireeSecurityApi(SecurityApi):
             return self.response_401()
         if policy.must_change(user) or (totp.required(user) and not user.totp_secret):
             return self.response_403()
-        tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True)}
+        # The session epoch (item 14): logout, password change, lock, disable end tokens.
+        claims = {"ra_epoch": user.session_epoch}
+        tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True,
+                                                      additional_claims=claims)}
         if payload.get("refresh"):
-            tokens["refresh_token"] = create_refresh_token(identity=str(user.id))
+            tokens["refresh_token"] = create_refresh_token(identity=str(user.id),
+                                                           additional_claims=claims)
         return self.response(200, **tokens)
 
     @expose("/refresh", methods=["POST"])
@@ -118,7 +123,9 @@ class RetireeSecurityApi(SecurityApi):
         identity = get_jwt_identity()
         user = self.appbuilder.sm.get_user_by_id(int(identity)) \
             if str(identity).isdigit() else None
-        if user is None or not user.is_active or is_locked(user) or policy.must_change(user):
+        epoch = get_jwt().get("ra_epoch")
+        if user is None or not user.is_active or is_locked(user) or policy.must_change(user) \
+                or epoch != user.session_epoch:
             return self.response_401()
-        return self.response(200, access_token=create_access_token(identity=identity,
-                                                                    fresh=False))
+        return self.response(200, access_token=create_access_token(
+            identity=identity, fresh=False, additional_claims={"ra_epoch": epoch}))

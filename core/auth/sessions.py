@@ -8,6 +8,12 @@ the session: the last request (SESSION_IDLE_MINUTES) and the login
 
 The cookie is HttpOnly and SameSite=Lax, and Secure whenever the request came over
 HTTPS (or always, with SESSION_COOKIE_SECURE).
+
+A signed cookie cannot be revoked by itself (issue #12, item 14): each user has a
+session epoch, bumped on logout, password change, lock and disable (``_bump_epoch``);
+the session and every JWT carry the epoch of their login, and a different one ends
+them. The check costs no query: Flask-Login loads the user on every request anyway
+(``RetireeSecurityManager.load_session_user`` and ``load_user_jwt``).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from datetime import timedelta
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-SEEN, STARTED = "ra_seen", "ra_started"
+SEEN, STARTED, EPOCH = "ra_seen", "ra_started", "ra_epoch"
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -35,6 +41,43 @@ def start(user_id) -> None:
     session[SEEN] = session[STARTED] = now
 
 
+def stamp(user) -> None:
+    """The session belongs to the user's current epoch (at login, and after the user's
+    own password change, which ends their other sessions but not this one)."""
+    session[EPOCH] = user.session_epoch
+
+
+def current(user) -> bool:
+    """This session was started in the user's current epoch."""
+    return session.get(EPOCH) == user.session_epoch
+
+
+def revoke(user) -> None:
+    """End every session and token of ``user`` (committed by the caller)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def end_revoked(user_id) -> None:
+    """A session of an older epoch, or of a locked or disabled user, ends as a logout."""
+    session.clear()
+    g.ra_session_ended = "revoked"
+    _record_timeout(user_id, "revoked")
+
+
+def _bump_epoch(mapper, connection, user) -> None:
+    """Item 14: a changed password, a lock or a disable end the user's sessions."""
+    from sqlalchemy import inspect
+
+    state = inspect(user)
+
+    def changed(name: str) -> bool:
+        return state.attrs[name].history.has_changes()
+
+    if changed("password") or (changed("active") and not user.active) \
+            or (changed("locked_until") and user.locked_until is not None):
+        revoke(user)
+
+
 def expired(now: float | None = None) -> str | None:
     """Why the logged-in session has ended ("idle", "absolute"), or None."""
     cfg = current_app.config
@@ -50,6 +93,14 @@ def expired(now: float | None = None) -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    from flask_login import user_logged_in
+    from sqlalchemy import event
+
+    from core.security import RegionUser
+
+    if not event.contains(RegionUser, "before_update", _bump_epoch):
+        event.listen(RegionUser, "before_update", _bump_epoch)
+    user_logged_in.connect(lambda sender, user, **kw: stamp(user), app, weak=False)
     app.session_interface = SessionInterface()
     app.permanent_session_lifetime = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True

@@ -180,9 +180,11 @@ class TotpForm(DynamicForm):
 
 
 class TotpView(BaseView):
+    """The secret being enrolled waits in ``totp_pending`` (server-side, encrypted), and
+    every code is taken once (issue #12 item 15)."""
+
     route_base = "/totp"
     default_view = "setup"
-    PENDING = "ra_totp_pending"
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -197,7 +199,7 @@ class TotpView(BaseView):
             if request.form.get("op") == "disable":
                 if totp.required(user):
                     flash("您的角色必须使用双因素认证，不能停用", "danger")
-                elif totp.verify(user.totp_secret, form.code.data):
+                elif totp.accept(user, form.code.data):
                     user.totp_secret = None
                     db.session.commit()
                     record("totp", object_type="RegionUser", object_id=user.id,
@@ -206,11 +208,11 @@ class TotpView(BaseView):
                 else:
                     flash("验证码不正确", "danger")
                 return redirect(url_for(".setup"))
-            secret = session.get(self.PENDING)
-            if totp.verify(secret, form.code.data):
-                user.totp_secret = secret
+            step = totp.matching_step(user.totp_pending, form.code.data)
+            if step is not None:
+                user.totp_secret, user.totp_pending = user.totp_pending, None
+                user.totp_last_step = step
                 db.session.commit()
-                session.pop(self.PENDING, None)
                 record("totp", object_type="RegionUser", object_id=user.id,
                        detail={"enabled": True})
                 flash("已启用双因素认证；以后登录时请输入验证器上的动态验证码", "info")
@@ -218,8 +220,10 @@ class TotpView(BaseView):
             flash("验证码不正确，请核对手机时间后重试", "danger")
         secret = None
         if not user.totp_secret:
-            secret = session.get(self.PENDING) or totp.new_secret()
-            session[self.PENDING] = secret
+            secret = user.totp_pending
+            if secret is None:
+                secret = user.totp_pending = totp.new_secret()
+                db.session.commit()
             if totp.required(user):
                 flash("您的角色必须启用双因素认证后才能继续使用系统。", "warning")
         return self.render_template(

@@ -60,7 +60,7 @@ def test_script_init_creates_the_database_and_refuses_bad_input_without_tracebac
     assert first.returncode == 0, first.stderr
     assert "数据库已就绪（新增区域 9 个）" in first.stdout
 
-    refused = script("users", "create", "wang", "--password", "Abcdef12", "--role",
+    refused = script("users", "create", "wang", "--password", "Hv7#pLq2Ws9e", "--role",
                      "district_admin", "--region", "999999",
                      database_url=empty_database, cwd=tmp_path)
     assert refused.returncode == 2
@@ -107,7 +107,7 @@ def test_A6_users_create_attaches_the_user_to_a_region(app):
     from core.extensions import db
     from core.security import RegionUser
 
-    result = cli(app, "users", "create", "zhang", "--password", "Abcdef12", "--role",
+    result = cli(app, "users", "create", "zhang", "--password", "Hv7#pLq2Ws9e", "--role",
                  "community_staff", "--region", "320502001001", "--name", "张社区")
     assert result.exit_code == 0, result.output
     assert "已创建用户 zhang（社区工作人员，东园社区）" in result.output
@@ -115,7 +115,7 @@ def test_A6_users_create_attaches_the_user_to_a_region(app):
         user = db.session.scalar(select(RegionUser).where(RegionUser.username == "zhang"))
         assert user.region.code == "320502001001"
         assert [r.name for r in user.roles] == ["community_staff"]
-    assert can_log_in(app, "zhang", "Abcdef12")
+    assert can_log_in(app, "zhang", "Hv7#pLq2Ws9e")
     assert "zhang\tcommunity_staff\t东园社区\t启用" in cli(app, "users", "list").output
 
 
@@ -128,7 +128,7 @@ def test_A6_users_create_attaches_the_user_to_a_region(app):
 ])
 def test_A6_users_create_role_must_match_the_region_level(app, role, region, level):
     before = user_count(app)
-    result = cli(app, "users", "create", "wang", "--password", "Abcdef12", "--role", role,
+    result = cli(app, "users", "create", "wang", "--password", "Hv7#pLq2Ws9e", "--role", role,
                  "--region", region)
     assert result.exit_code != 0
     assert f"角色 {role} 只能分配到以下级别的区域：{level}" in result.output
@@ -137,11 +137,11 @@ def test_A6_users_create_role_must_match_the_region_level(app, role, region, lev
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("wang", "--password", "Abcdef12", "--region", "999999"), "区域代码 999999 不存在"),
-    (("admin", "--password", "Abcdef12", "--region", "320500"), "用户名 admin 已存在"),
+    (("wang", "--password", "Hv7#pLq2Ws9e", "--region", "999999"), "区域代码 999999 不存在"),
+    (("admin", "--password", "Hv7#pLq2Ws9e", "--region", "320500"), "用户名 admin 已存在"),
     (("wang", "--password", "Ab1", "--region", "320500"), "密码至少8位"),
     (("wang", "--password", "xWang#2024", "--region", "320500"), "密码不能包含用户名"),
-    (("  ", "--password", "Abcdef12", "--region", "320500"), "用户名不能为空"),
+    (("  ", "--password", "Hv7#pLq2Ws9e", "--region", "320500"), "用户名不能为空"),
 ])
 def test_users_create_refusals_are_chinese_without_traceback(app, args, message):
     before = user_count(app)
@@ -153,14 +153,14 @@ def test_users_create_refusals_are_chinese_without_traceback(app, args, message)
 
 
 def test_users_create_unknown_role_is_a_usage_error(app):
-    result = cli(app, "users", "create", "wang", "--password", "Abcdef12", "--role",
+    result = cli(app, "users", "create", "wang", "--password", "Hv7#pLq2Ws9e", "--role",
                  "superuser", "--region", "320500")
     assert result.exit_code == 2
     assert "Invalid value for '--role'" in result.output
 
 
 def test_users_create_needs_password_role_and_region(app):
-    result = cli(app, "users", "create", "wang", "--password", "Abcdef12", "--role", "supervisor")
+    result = cli(app, "users", "create", "wang", "--password", "Hv7#pLq2Ws9e", "--role", "supervisor")
     assert result.exit_code == 2
     assert "--region" in result.output
 

@@ -289,6 +289,182 @@ def test_verify_detects_a_removed_last_entry(some_trail):
     assert result.exit_code != 0 and "末尾被删除" in result.output
 
 
+# --- truncation (issue #12, item 13) ------------------------------------------------------
+
+AUDIT_TABLES = ("audit_entry", "audit_head", "audit_checkpoint")
+
+
+def _as_owner(app, *statements):
+    """What the database owner could do: switch every audit trigger off, then edit."""
+    from core.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            for (name,) in db.session.execute(text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'")).all():
+                db.session.execute(text(f"DROP TRIGGER {name}"))
+        else:
+            for table in AUDIT_TABLES:
+                db.session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        for statement in statements:
+            db.session.execute(text(statement))
+        db.session.commit()
+
+
+def _many_entries(app, n: int):
+    from core.audit.trail import append, entry
+    from core.extensions import db
+
+    with app.app_context():
+        append(db.session.connection(), [entry("denied", "denied", detail={"i": i})
+                                         for i in range(n)])
+        db.session.commit()
+
+
+def _head(app):
+    from core.extensions import db
+
+    with app.app_context():
+        return db.session.execute(text("SELECT seq, last_hash, base_seq, base_hash "
+                                       "FROM audit_head")).one()
+
+
+def _hash_of(app, seq: int, column: str = "hash") -> str:
+    from core.extensions import db
+
+    with app.app_context():
+        return db.session.scalar(text(f"SELECT {column} FROM audit_entry WHERE seq = {seq}"))
+
+
+def test_verify_detects_a_rewound_head(some_trail):
+    """The last entries deleted and the head rewound onto the one before them."""
+    assert _verify(some_trail).exit_code == 0
+    seq = _head(some_trail).seq
+    _as_owner(some_trail, f"DELETE FROM audit_entry WHERE seq > {seq - 2}",
+              f"UPDATE audit_head SET seq = {seq - 2}, "
+              f"last_hash = '{_hash_of(some_trail, seq - 2)}'")
+    result = _verify(some_trail)
+    assert result.exit_code != 0 and "审计链头被回退" in result.output
+
+
+def test_verify_detects_the_first_300_entries_removed_and_the_base_moved(some_trail):
+    _many_entries(some_trail, 320)
+    assert _verify(some_trail).exit_code == 0
+    _as_owner(some_trail, "DELETE FROM audit_entry WHERE seq <= 300",
+              f"UPDATE audit_head SET base_seq = 301, "
+              f"base_hash = '{_hash_of(some_trail, 301, 'prev_hash')}'")
+    result = _verify(some_trail)
+    assert result.exit_code != 0
+    assert "起点被移动到第 301 条，但没有经签名的清理记录" in result.output
+
+
+def test_verify_detects_everything_deleted_through_the_checkpoint_file(app_factory, tmp_path):
+    """Entries, head and checkpoints of the database all wiped: the file outside it
+    still knows how far the trail reached."""
+    from core.audit.models import GENESIS
+
+    app = app_factory(AUDIT_CHECKPOINT_FILE=str(tmp_path / "audit-checkpoints.jsonl"))
+    _many_entries(app, 5)
+    assert _verify(app).exit_code == 0
+    reached = _head(app).seq
+    _as_owner(app, "DELETE FROM audit_entry", "DELETE FROM audit_checkpoint",
+              f"UPDATE audit_head SET seq = 0, last_hash = '{GENESIS}', base_seq = 1, "
+              f"base_hash = '{GENESIS}'")
+    result = _verify(app)
+    assert result.exit_code != 0
+    assert f"链头被回退：检查点记录到第 {reached} 条，链头只到第 0 条" in result.output
+
+
+def test_verify_detects_a_forged_checkpoint(some_trail):
+    _as_owner(some_trail, "INSERT INTO audit_checkpoint (at, seq, last_hash, base_seq, "
+                          "base_hash, signature) VALUES ('2026-01-01 00:00:00', 1, 'x', 2, "
+                          f"'y', '{'0' * 64}')")
+    result = _verify(some_trail)
+    assert result.exit_code != 0 and "签名不符" in result.output
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_head SET seq = seq - 1",
+    "UPDATE audit_head SET last_hash = 'x'",
+    "UPDATE audit_head SET base_seq = 3, base_hash = 'x'",      # over young entries
+    "UPDATE audit_head SET base_hash = 'x'",
+    "DELETE FROM audit_head",
+    "INSERT INTO audit_head (id, seq, last_hash, base_seq, base_hash) VALUES (2, 0, 'x', 1, 'x')",
+    "DELETE FROM audit_entry WHERE seq = 1",
+    "DELETE FROM audit_checkpoint",
+    "UPDATE audit_checkpoint SET seq = 0",
+])
+def test_the_database_protects_the_head_the_base_and_the_checkpoints(some_trail, statement):
+    from sqlalchemy.exc import DatabaseError
+
+    from core.extensions import db
+
+    assert _verify(some_trail).exit_code == 0
+    before = _head(some_trail)
+    with some_trail.app_context():
+        with pytest.raises(DatabaseError):
+            db.session.execute(text(statement))
+            db.session.commit()
+        db.session.rollback()
+    assert _head(some_trail) == before
+    assert _verify(some_trail).exit_code == 0
+
+
+@pytest.mark.postgres
+def test_the_app_role_cannot_drop_or_disable_the_audit_triggers(secure_app):
+    """PostgreSQL: the application's role (not the owner) changes data and purges, but
+    cannot lift the triggers that keep the trail append-only."""
+    import uuid
+
+    from sqlalchemy.exc import DatabaseError, ProgrammingError
+
+    from core.audit.trail import append, entry, purge, verify
+    from core.extensions import db
+
+    if not secure_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL roles (runs when RETIREE_ADMIN_TEST_DATABASE_URL is set)")
+    role = f"ra_app_test_{uuid.uuid4().hex[:12]}"   # roles are cluster-wide: unique per run
+    with secure_app.app_context():
+        db.session.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        db.session.commit()
+    try:
+        result = secure_app.test_cli_runner().invoke(args=["audit", "grant-app-role", role])
+        assert result.exit_code == 0, result.output
+        with secure_app.app_context():
+            connection = db.session.connection()
+            connection.execute(text(f'SET ROLE "{role}"'))
+            append(connection, [entry("denied", "denied")])      # the app still records
+            connection.execute(text("SAVEPOINT s"))
+            for statement in ["DROP TRIGGER audit_entry_no_delete ON audit_entry",
+                              "ALTER TABLE audit_entry DISABLE TRIGGER ALL",
+                              "ALTER TABLE audit_head DISABLE TRIGGER USER",
+                              "SET session_replication_role = replica",
+                              "TRUNCATE audit_entry",
+                              "DELETE FROM audit_entry",
+                              "UPDATE audit_head SET seq = 0"]:
+                with pytest.raises((ProgrammingError, DatabaseError)):
+                    connection.execute(text(statement))
+                connection.execute(text("ROLLBACK TO SAVEPOINT s"))
+            assert purge(db.session, 180) == 0       # the purge needs no DDL
+            db.session.connection().execute(text(f'SET ROLE "{role}"'))
+            assert verify(db.session) == []
+            db.session.rollback()
+    finally:
+        with secure_app.app_context():
+            db.session.rollback()
+            db.session.execute(text("RESET ROLE"))
+            db.session.execute(text(f'DROP OWNED BY "{role}"'))
+            db.session.execute(text(f'DROP ROLE "{role}"'))
+            db.session.commit()
+
+
+def test_grant_app_role_is_refused_on_sqlite(secure_app):
+    if not secure_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("the SQLite answer")
+    result = secure_app.test_cli_runner().invoke(args=["audit", "grant-app-role", "x"])
+    assert result.exit_code != 0 and "仅 PostgreSQL" in result.output
+
+
 # --- retention -----------------------------------------------------------------------------
 
 def _age(app, seqs, days):

@@ -21,6 +21,9 @@ WEAK = [
     ("ABCDEFGH", "至少3类"),           # one class
     ("Zhang@2024x", "不能包含用户名"),  # contains the username, any case
 ]
+# Issue #12 item 16: three classes and 8 characters, yet among the first guesses.
+GUESSABLE = [(p, "容易被猜到") for p in ("Password1", "P@ssw0rd", "Qwer!2345")]
+WEAK += GUESSABLE
 
 
 def _login_ok(response) -> bool:
@@ -69,7 +72,8 @@ def test_policy_refused_on_the_user_screen(secure_app, make_user, login_as, pass
     assert get_user(secure_app, "zhang") is None
 
 
-@pytest.mark.parametrize(("password", "message"), WEAK[:3] + [("C_cl11@2024x", "不能包含用户名")])
+@pytest.mark.parametrize(("password", "message"),
+                         WEAK[:3] + GUESSABLE + [("C_cl11@2024x", "不能包含用户名")])
 def test_policy_refused_on_own_password_change(secure_app, login_as, password, message):
     client = login_as("c_cl11")
     before = get_user(secure_app, "c_cl11").password
@@ -90,7 +94,8 @@ def test_own_password_change_needs_the_current_password(secure_app, login_as):
     assert get_user(secure_app, "c_cl11").password == before
 
 
-@pytest.mark.parametrize(("password", "message"), WEAK[:3] + [("C_CL11@2024x", "不能包含用户名")])
+@pytest.mark.parametrize(("password", "message"),
+                         WEAK[:3] + GUESSABLE + [("C_CL11@2024x", "不能包含用户名")])
 def test_policy_refused_on_administrator_reset(secure_app, make_user, login_as, password,
                                                 message):
     make_user("sec", "security_admin", "320500")
@@ -102,6 +107,53 @@ def test_policy_refused_on_administrator_reset(secure_app, make_user, login_as, 
                            follow_redirects=True)
     assert message in response.get_data(as_text=True)
     assert get_user(secure_app, "c_cl11").password == target.password
+
+
+ROTATION = ["Hv7#pLq2Ws9e", "Tq8!mZr4Lp", "Kestrel#29vm", "Nw3$bYt6Qe", "Gm5%cVx8Rk"]
+
+
+def _change_own(client, current: str, new: str):
+    return client.post("/resetmypassword/form", data={
+        "csrf_token": csrf_token(client, "/resetmypassword/form"), "current": current,
+        "password": new, "conf_password": new}, follow_redirects=True)
+
+
+def test_none_of_the_last_5_passwords_can_be_chosen_again(secure_app, login_as):
+    """Issue #12 item 16: after five changes, each of the five is still refused (the
+    first password, six back, is allowed again)."""
+    client = login_as("c_cl11")
+    current = PASSWORD
+    for new in ROTATION:
+        assert "密码已修改" in _change_own(client, current, new).get_data(as_text=True)
+        current = new
+    for old in ROTATION[:-1]:
+        before = get_user(secure_app, "c_cl11").password
+        page = _change_own(client, current, old).get_data(as_text=True)
+        assert "不能与最近5次使用过的密码相同" in page, old
+        assert get_user(secure_app, "c_cl11").password == before
+    assert "密码已修改" in _change_own(client, current, PASSWORD).get_data(as_text=True)
+
+
+def test_an_administrators_reset_cannot_bring_back_a_recent_password(secure_app, make_user,
+                                                                       login_as):
+    client = login_as("c_cl11")
+    assert "密码已修改" in _change_own(client, PASSWORD, ROTATION[0]).get_data(as_text=True)
+    make_user("sec", "security_admin", "320500")
+    admin = login_as("sec")
+    target = get_user(secure_app, "c_cl11")
+    path = f"/resetpassword/form?pk={target.id}"
+    page = admin.post(path, data={"csrf_token": csrf_token(admin, path), "password": PASSWORD,
+                                  "conf_password": PASSWORD}, follow_redirects=True)
+    assert "不能与最近5次使用过的密码相同" in page.get_data(as_text=True)
+    assert get_user(secure_app, "c_cl11").password == target.password
+
+
+def test_guessable_passwords_are_refused_by_the_estimator(secure_app):
+    from core.auth.policy import problems
+
+    with secure_app.app_context():
+        for password, message in GUESSABLE:
+            assert any(message in p for p in problems(password, "c_cl11")), password
 
 
 def test_fab_security_rest_api_is_off(secure_app, login_as):
@@ -139,11 +191,11 @@ def test_initial_password_set_by_an_administrator_must_be_changed(secure_app, ma
 
 def test_users_create_makes_a_temporary_password_by_default(secure_app):
     runner = secure_app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "zhang", "--password", "Abcdef12",
+    result = runner.invoke(args=["users", "create", "zhang", "--password", "Hv7#pLq2Ws9e",
                                  "--role", "community_staff", "--region", "320502001001"])
     assert result.exit_code == 0, result.output
     assert get_user(secure_app, "zhang").must_change_password
-    result = runner.invoke(args=["users", "create", "li", "--password", "Abcdef12",
+    result = runner.invoke(args=["users", "create", "li", "--password", "Hv7#pLq2Ws9e",
                                  "--role", "community_staff", "--region", "320502001001",
                                  "--no-temporary"])
     assert not get_user(secure_app, "li").must_change_password

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from core.testing import PASSWORD
 from tests.security.conftest import api_login, csrf_token, form_login
 
 
@@ -95,6 +96,94 @@ def test_logout_post_with_csrf_token_ends_the_session(secure_app, login_as, audi
     assert response.status_code == 302
     assert client.get("/retiree/list/").status_code == 302
     assert audit(action="logout", actor="c_cl11", outcome="success")
+
+
+# --- revocation (issue #12, item 14) ------------------------------------------------------
+
+NEW_PASSWORD = "Hv7#pLq2Ws9e"
+
+
+def _replay(app, cookie: str):
+    """Another browser presenting a captured session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief
+
+
+def _logged_out(client) -> bool:
+    response = client.get("/retiree/list/")
+    return response.status_code == 302 and "/login/" in response.location
+
+
+def test_a_cookie_captured_before_logout_no_longer_works(secure_app, login_as):
+    client = login_as("c_cl11")
+    captured = client.get_cookie("session").value
+    assert not _logged_out(_replay(secure_app, captured))
+    client.post("/logout/", data={"csrf_token": csrf_token(client, "/retiree/list/")})
+    assert _logged_out(_replay(secure_app, captured))
+
+
+def test_logout_ends_every_session_and_token_of_the_user(secure_app, login_as):
+    first, second = login_as("c_cl11"), login_as("c_cl11")
+    token = api_login(secure_app.test_client(), "c_cl11").json["access_token"]
+    first.post("/logout/", data={"csrf_token": csrf_token(first, "/retiree/list/")})
+    assert _logged_out(second)
+    assert secure_app.test_client().get(
+        "/api/v1/retiree/", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_password_change_ends_the_other_sessions_and_tokens(secure_app, login_as):
+    changing, other = login_as("c_cl11"), login_as("c_cl11")
+    body = api_login(secure_app.test_client(), "c_cl11", refresh=True).json
+    response = changing.post("/resetmypassword/form", data={
+        "csrf_token": csrf_token(changing, "/resetmypassword/form"), "current": PASSWORD,
+        "password": NEW_PASSWORD, "conf_password": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert not _logged_out(changing), "the session that changed it goes on"
+    assert _logged_out(other)
+    api = secure_app.test_client()
+    assert api.get("/api/v1/retiree/", headers={
+        "Authorization": f"Bearer {body['access_token']}"}).status_code == 401
+    assert api.post("/api/v1/security/refresh", headers={
+        "Authorization": f"Bearer {body['refresh_token']}"}).status_code == 401
+
+
+def test_an_administrators_reset_ends_the_users_sessions(secure_app, login_as):
+    from core.extensions import db
+    from core.security import RegionUser
+
+    client = login_as("c_cl11")
+    with secure_app.app_context():
+        user = db.session.query(RegionUser).filter_by(username="c_cl11").one()
+        secure_app.appbuilder.sm.reset_password(user.id, NEW_PASSWORD)
+    assert _logged_out(client)
+
+
+@pytest.mark.parametrize("change", ["lock", "disable"])
+def test_lock_and_disable_end_an_open_browser_session(secure_app, login_as, change):
+    from datetime import datetime
+
+    from tests.security.conftest import set_user
+
+    client = login_as("c_cl11")
+    captured = client.get_cookie("session").value
+    if change == "lock":
+        set_user(secure_app, "c_cl11", locked_until=datetime.now() + timedelta(minutes=30))
+    else:
+        set_user(secure_app, "c_cl11", active=False)
+    assert _logged_out(client)
+    # Unlocked or enabled again, the old cookie stays dead.
+    set_user(secure_app, "c_cl11", locked_until=None, active=True)
+    assert _logged_out(_replay(secure_app, captured))
+    assert not _logged_out(login_as("c_cl11"))
+
+
+def test_lockout_by_failed_logins_ends_the_users_open_session(secure_app, login_as, audit):
+    client = login_as("c_cl11")
+    for _ in range(5):
+        form_login(secure_app.test_client(), "c_cl11", "Wrong@2024pw")
+    assert _logged_out(client)
+    assert audit(action="logout", actor="c_cl11")[-1]["detail"] == {"reason": "session_revoked"}
 
 
 def test_navbar_logs_out_with_a_csrf_protected_form(secure_app, login_as):

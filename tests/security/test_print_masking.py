@@ -87,7 +87,7 @@ def test_supervisor_and_clerk_print_a_masked_form_without_health_data(
     assert audit(action="person.print_full") == []
 
 
-@pytest.mark.parametrize("username", ["sup", "c_cl11"])
+@pytest.mark.parametrize("username", ["d_cl", "c_cl11"])
 def test_contact_card_carries_no_id_number_phone_or_health_data(
         secure_app, login_as, audit, person, pdf_text, username):
     rid, payload = person
@@ -143,7 +143,7 @@ def test_full_print_with_a_reason_is_full_and_audited_as_its_own_action(
     response = client.post(path, data={"csrf_token": csrf_token(client, path),
                                        "reason": REASON})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
-    assert response.headers["Cache-Control"] == "no-store"
+    assert "no-store" in response.headers["Cache-Control"]
     text = pdf_text(response.data)
     assert payload["id_card_no"] in text and payload["phone"] in text and HEALTH_NOTE in text
     entry = audit(action="person.print_full")[-1]
@@ -160,9 +160,10 @@ def test_full_print_leaves_health_data_out_without_the_health_permission(secure_
     from core.extensions import db
     from core.registry.documents import registration_form_for
     from core.registry.models import Retiree
+    from core.scoping import unscoped
 
     rid, payload = person
-    with secure_app.test_request_context():
+    with secure_app.test_request_context(), unscoped():
         text = pdf_text(registration_form_for(db.session.get(Retiree, rid), full=True,
                                               health=False))
     assert payload["id_card_no"] in text and HEALTH_NOTE not in text

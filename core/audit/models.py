@@ -30,7 +30,12 @@ class AuditEntry(Model):
 
     ACTIONS = {
         "login": "登录", "logout": "退出", "lockout": "账户锁定", "unlock": "解除锁定",
-        "denied": "拒绝访问", "person.open": "查看个人完整信息", "unmask": "查看未脱敏信息",
+        "denied": "拒绝访问",
+        # PIPL: each way of seeing a person says what was seen (issue #12 item 5).
+        "person.open": "查看人员详情", "person.edit": "打开修改表单",
+        "person.print": "打印登记表（脱敏）", "person.print_full": "打印完整登记表",
+        "person.card": "打印联系卡", "unmask": "查看完整证件号/电话",
+        "person.correct": "更正证件号/电话",
         "create": "新增", "update": "修改", "delete": "删除", "remove": "注销",
         "import": "导入", "export": "导出", "release": "数据提供", "password": "修改密码",
         "totp": "双因素认证", "audit.purge": "清理审计记录", "audit.export": "导出审计记录",

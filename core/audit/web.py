@@ -1,5 +1,5 @@
-"""Request-level audit: refused requests, and opening a person's full record (the show
-and edit screens, the printed form and card, the API's GET by id). Events recorded
+"""Request-level audit: refused requests, and opening a person's record (the show and
+edit screens, the printed form and card, the API's GET by id), each as its own action. Events recorded
 during a request are written when its response is ready (``trail.flush_request_queue``)."""
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from flask import Flask, current_app, g, request
 
 from core.audit.trail import flush_request_queue, record
 
-# Endpoints (method names of a view) that show one person in full.
-PERSON_METHODS = {"show", "edit", "print", "card", "get", "unmask"}
+# Endpoints (method names of a view) that open one person, and the action each is
+# audited as: an auditor tells a look from an edit form or a print (issue #12 item 5).
+# The full print, unmasking and correcting record themselves, with their reason.
+PERSON_METHODS = {"show": "person.open", "get": "person.open", "edit": "person.edit",
+                  "print": "person.print", "card": "person.card"}
 
 
 def is_person_model(model) -> bool:
@@ -22,7 +25,8 @@ def is_person_model(model) -> bool:
 def _person_opened(response) -> None:
     if request.method != "GET" or response.status_code != 200 or not request.endpoint:
         return
-    if request.endpoint.rsplit(".", 1)[-1] not in PERSON_METHODS:
+    action = PERSON_METHODS.get(request.endpoint.rsplit(".", 1)[-1])
+    if action is None:
         return
     view = getattr(current_app.view_functions.get(request.endpoint), "__self__", None)
     datamodel = getattr(view, "datamodel", None)
@@ -31,7 +35,7 @@ def _person_opened(response) -> None:
         return
     pk = (request.view_args or {}).get("pk")
     if pk is not None:
-        record("person.open", object_type=model.__name__, object_id=pk,
+        record(action, object_type=model.__name__, object_id=pk,
                detail={"path": request.path})
 
 

@@ -1,5 +1,10 @@
 """Printed documents of a retiree: the registration form (F1, F2) and the contact card
-(A13), filled from the database."""
+(A13), filled from the database.
+
+PIPL (issue #12 item 1): the form is printed masked by default (ID number and phone
+masked, no health data) for every role; the full form is an unmask the view grants
+with a reason (``RetireeModelView.print_full``). The card carries no ID number, phone
+or health data of the retiree."""
 from __future__ import annotations
 
 from flask import current_app
@@ -7,6 +12,7 @@ from flask import current_app
 from core.registry.fields import FORM_FIELDS
 from core.registry.models import Retiree
 from core.registry.printing import contact_card_pdf, registration_form_pdf
+from core.registry.validators import mask_id_card, mask_phone
 from core.scoping import unscoped
 
 
@@ -22,8 +28,19 @@ def _ancestors(retiree: Retiree) -> dict:
     return out
 
 
-def form_record(retiree: Retiree) -> dict:
+# The form's fields behind the health permission (the views' HEALTH_COLUMNS).
+HEALTH_FIELDS = frozenset({"serious_illness", "health_notes"})
+
+
+def form_record(retiree: Retiree, full: bool = False, health: bool = False) -> dict:
+    """What the form prints: ID number and phone masked unless ``full``; the health
+    fields withheld unless ``health``."""
     record = {f.name: getattr(retiree, f.name, None) for f in FORM_FIELDS if f.kind != "ref"}
+    if not full:
+        record["id_card_no"] = mask_id_card(retiree.id_card_no)
+        record["phone"] = retiree.phone and mask_phone(retiree.phone)
+    if not health:
+        record["withheld"] = HEALTH_FIELDS
     nodes = _ancestors(retiree)
     record.update(
         record_no=retiree.personal_no,
@@ -36,9 +53,10 @@ def form_record(retiree: Retiree) -> dict:
     return record
 
 
-def registration_form_for(retiree: Retiree) -> bytes:
-    """F1: both copies, one for the city centre, one for the community."""
-    return registration_form_pdf(form_record(retiree),
+def registration_form_for(retiree: Retiree, full: bool = False, health: bool = False) -> bytes:
+    """F1: both copies, one for the city centre, one for the community; masked and
+    without health data unless asked for (see :func:`form_record`)."""
+    return registration_form_pdf(form_record(retiree, full, health),
                                  font_path=current_app.config.get("PDF_FONT_PATH"))
 
 

@@ -78,6 +78,8 @@ SIGNATURES = (
     ("retiree_signed_name", "retiree_signed_date", "（签字）"),
 )
 SIGN_NAME_LABEL = "签名"
+# PIPL: what a field left out of a masked print says instead of its value (issue #12).
+WITHHELD_TEXT = "（脱敏打印件不含此项）"
 SIGN_DATE_LABEL = "日期"
 
 # A13: the contact card.
@@ -322,6 +324,8 @@ class _Cell:
 
 
 def _cell_for(f: FormField, record: dict) -> _Cell:
+    if f.name in record.get("withheld", ()):
+        return _Cell(f.name, f.label, WITHHELD_TEXT)
     value = record.get(f.name)
     if f.kind == "choice":
         opts, extra = _choice_options(f, value)
@@ -601,8 +605,9 @@ def registration_form_pdf(record: dict, font_path: str | None = None) -> bytes:
     :data:`core.registry.fields.FORM_FIELDS` (coded fields hold the code); the optional
     keys ``employer_name``, ``custodian_agency_name``, ``district_name``, ``street_name``,
     ``community_name`` and ``record_no`` are printed for the references. Every choice is
-    printed with all its options as check boxes, the chosen one ticked. The ID number is
-    printed in full: this is the official form.
+    printed with all its options as check boxes, the chosen one ticked. Values are
+    printed as given: the caller masks them (``core.registry.documents``); the fields
+    named in the optional key ``withheld`` print :data:`WITHHELD_TEXT` instead.
     """
     font = _load_font(resolve_font_path(font_path))
     pdf = _new_pdf(font, "A4")

@@ -12,6 +12,7 @@ from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, get_field_setup_query
+from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.urltools import (
     get_filter_args,
     get_order_args,
@@ -30,7 +31,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
@@ -49,7 +50,7 @@ from core.registry.models import (
     RetireeTransfer,
 )
 from core.registry.reference import check_agency_write, check_enterprise_write
-from core.registry.validators import normalize_id_card_no
+from core.registry.validators import mask_id_card, mask_phone, normalize_id_card_no
 from core.scoping import unscoped
 from core.views.base import (
     ScopedInterface,
@@ -156,6 +157,19 @@ def _form_fields() -> dict:
     return fields
 
 
+# PIPL (issue #12 item 1): opening the edit form is no unmask. The ID number and phone
+# show masked and read-only there and are never saved from it; they change only through
+# the 更正证件号/电话 step (``RetireeModelView.correct``), which asks for a reason.
+CORRECTED_APART = ("id_card_no", "phone")
+CORRECT_HINT = "已脱敏；如需更正，请使用“更正证件号/电话”（须说明原因）"
+
+
+def _edit_form_fields() -> dict:
+    return _form_fields() | {"version": HiddenField()} | {
+        name: StringField(LABELS[name], description=CORRECT_HINT,
+                          render_kw={"readonly": True}) for name in CORRECTED_APART}
+
+
 def _fieldsets(names: list[str], hidden: tuple[str, ...] = ()) -> list:
     """The paper form's sections. ``hidden`` fields ride in the last one: FAB builds a
     form from its fieldsets, renders hidden fields once (``form.hidden_tag``) and skips
@@ -208,6 +222,13 @@ NO_VERSION_MESSAGE = ("未保存：表单缺少版本号，无法确认您修改
                       "请重新打开编辑页面后再修改")
 
 
+CORRECTION_REFUSED = "更正身份证号或联系电话须有查看完整信息的权限；未保存任何修改"
+
+
+class CorrectionRefused(Exception):
+    """PIPL: an API write changing an ID number or phone by a user who may not unmask."""
+
+
 class StaleVersion(Exception):
     """Optimistic locking (A32: a change applies to the record as its author saw it):
     the row changed since the version the user edited."""
@@ -231,7 +252,11 @@ class KeepInputOnRefusal:
     was typed and each message under its field, and nothing is written (FAB would flash
     the message and redirect, losing the input). An edit form's hidden ``version`` is
     compared with the row's: a stale form is refused (optimistic locking), and so is a
-    form without it (issue 12 item 11: it would overwrite a change it never saw)."""
+    form without it (issue 12 item 11: it would overwrite a change it never saw). The
+    fields named in ``kept_on_edit`` are never written by the edit form (whatever is
+    posted)."""
+
+    kept_on_edit: tuple[str, ...] = ()
 
     def _add(self):
         if request.method != "POST":
@@ -275,7 +300,7 @@ class KeepInputOnRefusal:
             if version is not None and version.data != str(item.version):
                 raise StaleVersion
             for name, field in form._fields.items():
-                if field is not version:
+                if field is not version and (is_new or name not in self.kept_on_edit):
                     field.populate_obj(item, name)
             self.prepare_item(item, is_new)
             (self.datamodel.add if is_new else self.datamodel.edit)(item)
@@ -317,7 +342,8 @@ class KeepInputOnRefusal:
 
 # --- screens ---------------------------------------------------------------------------
 
-HISTORY_ACTIONS = {"create": "登记", "update": "修改", "import": "Excel导入",
+HISTORY_ACTIONS = {"create": "登记", "update": "修改", "correct": "更正证件号/电话",
+                   "import": "Excel导入",
                    "archive": "档案移交接收", "move": "迁移", "death": "死亡申报",
                    "remove": "注销"}
 # History rows name a reference by its foreign key (service.TRACKED).
@@ -382,6 +408,22 @@ class RemoveForm(FlaskForm):
                            validators=[DataRequired(message="请填写注销原因")])
 
 
+REASON_LENGTH = Length(min=4, max=200, message="原因须为4至200个字")
+
+
+class FullPrintForm(FlaskForm):
+    reason = TextAreaField("打印原因", validators=[
+        DataRequired(message="请说明打印完整登记表的原因"), REASON_LENGTH])
+
+
+class CorrectionForm(FlaskForm):
+    id_card_no = StringField("更正后的身份证号", validators=[Optional()])
+    phone = StringField("更正后的联系电话", validators=[Optional()])
+    reason = TextAreaField("更正原因", validators=[
+        DataRequired(message="请说明更正身份证号或联系电话的原因"), REASON_LENGTH])
+    version = HiddenField()
+
+
 class ArchiveForm(FlaskForm):
     accepted_on = DateField("档案接收日期", validators=[DataRequired(message="请填写接收日期")])
 
@@ -417,7 +459,8 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     add_fieldsets = _fieldsets(FORM_COLUMNS)
     edit_fieldsets = _fieldsets(FORM_COLUMNS, hidden=("version",))
     add_form_extra_fields = _form_fields()
-    edit_form_extra_fields = _form_fields() | {"version": HiddenField()}
+    edit_form_extra_fields = _edit_form_fields()
+    kept_on_edit = CORRECTED_APART
     description_columns = {f.name: f.help for f in FORM_FIELDS if f.help}
     add_form_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
@@ -431,11 +474,17 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     ]
     formatters_columns = FORMATTERS
     show_template = "ra_retiree_show.html"
+    edit_template = "ra_retiree_edit.html"
     list_template = "ra_retiree_list.html"
     related_views = [RetireeHistoryView]
 
     def prepare_item(self, item, is_new: bool) -> None:
         service.prepare(db.session, item, actor_name())
+
+    def prefill_form(self, form, pk) -> None:
+        """PIPL: the edit form shows the ID number and phone masked (issue #12 item 1)."""
+        form.id_card_no.data = mask_id_card(form.id_card_no.data)
+        form.phone.data = form.phone.data and mask_phone(form.phone.data)
 
     # --- PIPL: health fields only for the roles that need them (core.release) ---------
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
@@ -524,26 +573,122 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
             service.accept_archive(db.session, item, form.accepted_on.data, actor_name())
         return self._operation(pk, ArchiveForm(), "档案移交接收", apply)
 
-    # --- printing (F1, A13) -------------------------------------------------------------
+    # --- printing (F1, A13); PIPL: the full form is an unmask (issue #12 item 1) -------
+    @staticmethod
+    def _pdf(data: bytes, filename: str) -> Response:
+        return Response(data, mimetype="application/pdf", headers={
+            "Content-Disposition": f"inline; filename={filename}",
+            "Cache-Control": "no-store"})
+
     @expose("/print/<int:pk>")
     @has_access
     def print(self, pk):
+        """The registration form masked (ID number, phone) and without health data, for
+        every role that may print; audited as ``person.print``."""
         from core.registry.documents import registration_form_for
 
         item = self._item(pk)
-        return Response(registration_form_for(item), mimetype="application/pdf", headers={
-            "Content-Disposition": f"inline; filename=registration-{item.personal_no}.pdf",
-            "Cache-Control": "no-store"})
+        return self._pdf(registration_form_for(item), f"registration-{item.personal_no}.pdf")
+
+    @expose("/print-full/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("print")
+    def print_full(self, pk):
+        """打印完整登记表: full ID number and phone, health data only with the health
+        permission. Needs the unmask permission and a stated reason; audited as
+        ``person.print_full`` with the reason."""
+        from core.audit.trail import record
+        from core.registry.documents import registration_form_for
+        from core.release.service import health_visible, unmask_allowed
+
+        item = self._item(pk)
+        if not unmask_allowed():
+            abort(403)
+        health = health_visible()
+        form = FullPrintForm()
+        form.reason.description = (
+            f"完整登记表含完整身份证号、联系电话{'和健康信息' if health else ''}；"
+            "本次打印及原因将记入安全审计日志")
+        if form.validate_on_submit():
+            record("person.print_full", object_type="Retiree", object_id=pk,
+                   detail={"reason": form.reason.data.strip(), "health": health})
+            return self._pdf(registration_form_for(item, full=True, health=health),
+                             f"registration-full-{item.personal_no}.pdf")
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return self.render_template("ra_operation.html", form=form, title="打印完整登记表",
+                                    item=item, cancel=url_for(".show", pk=pk))
 
     @expose("/card/<int:pk>")
     @has_access
     def card(self, pk):
+        """A13: the contact card (no ID number, phone or health data); ``person.card``."""
         from core.registry.documents import contact_card_for
 
         item = self._item(pk)
-        return Response(contact_card_for(item), mimetype="application/pdf", headers={
-            "Content-Disposition": f"inline; filename=card-{item.personal_no}.pdf",
-            "Cache-Control": "no-store"})
+        return self._pdf(contact_card_for(item), f"card-{item.personal_no}.pdf")
+
+    # --- 更正证件号/电话: the only way the screens change these numbers (issue #12) ---
+    @expose("/correct/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def correct(self, pk):
+        """Correct a person's ID number or phone: needs the edit and the unmask
+        permission and a reason; the new values pass the rules of a save (F-rules on
+        the ID number, city-wide uniqueness) and the version check; audited as
+        ``person.correct`` with the reason. The current numbers stay masked here."""
+        from core.audit.trail import record
+        from core.release.service import unmask_allowed
+
+        item = self._item(pk)
+        if not unmask_allowed():
+            abort(403)
+        form = CorrectionForm()
+        form.id_card_no.description = f"当前：{item.id_card_masked}；不更正请留空"
+        form.phone.description = f"当前：{item.phone_masked or '（未填）'}；不更正请留空"
+        if request.method == "GET":
+            form.version.data = str(item.version)
+        elif form.validate_on_submit():
+            changed = self._apply_correction(item, form)
+            if changed:
+                record("person.correct", object_type="Retiree", object_id=pk,
+                       detail={"reason": form.reason.data.strip(), "fields": changed})
+                flash("已更正：" + "、".join(LABELS[f] for f in changed), "success")
+                return redirect(url_for(".show", pk=pk))
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return self.render_template("ra_operation.html", form=form, title="更正证件号/电话",
+                                    item=item, cancel=url_for(".show", pk=pk))
+
+    def _apply_correction(self, item: Retiree, form: CorrectionForm) -> list[str]:
+        """Write the corrected numbers; the fields changed, or [] when refused (the
+        messages are on the form or flashed, nothing is written)."""
+        new = {name: (form[name].data or "").strip() for name in CORRECTED_APART}
+        new = {name: value for name, value in new.items() if value}
+        if not new:
+            form.id_card_no.errors = [*form.id_card_no.errors,
+                                      "请填写更正后的身份证号或联系电话"]
+            return []
+        if form.version.data and form.version.data != str(item.version):
+            flash(STALE_MESSAGE, "danger")
+            return []
+        for name, value in new.items():
+            setattr(item, name, value)
+        try:
+            service.prepare(db.session, item, actor_name(), "correct",
+                            form.reason.data.strip())
+            self.datamodel.edit(item)
+        except (RuleViolations, RuleViolation) as exc:
+            db.session.rollback()
+            self._show_refusal(form, exc)
+            return []
+        except StaleVersion:
+            db.session.rollback()
+            flash(STALE_MESSAGE, "danger")
+            return []
+        return sorted(new)
 
     # --- export of the current filtered list (A30) ------------------------------------
     @expose("/export/")
@@ -671,7 +816,13 @@ class RetireeApi(ScopedModelRestApi):
     applied to the current row: this PUT changes only the fields sent (FAB merges the
     rest in), so a client setting one field need not read the row first, and, as with
     HTTP's optional If-Match, making the update conditional is the client's choice; a
-    client saving what it read and edited sends the version."""
+    client saving what it read and edited sends the version.
+
+    PIPL (issue #12 item 1): GET shows the ID number and phone masked only, so a PUT
+    sending back a masked value (one with ``*``) leaves the stored number as it is. A
+    PUT changing either number is a correction: it needs the unmask permission (403
+    otherwise, nothing written) and is audited as ``person.correct``. The API asks no
+    reason (its clients are systems; the screen's 更正证件号/电话 step asks one)."""
 
     resource_name = "retiree"
     datamodel = VersionedInterface(Retiree, db.session)
@@ -717,7 +868,25 @@ class RetireeApi(ScopedModelRestApi):
                 raise RuleViolation("版本号须为整数：请填写读取该记录时得到的version", "version")
             if sent != model_item.version:
                 raise StaleVersion
+        data = self._without_masked(model_item, data)
         return super()._merge_update_item(model_item, data) | {"version": model_item.version}
+
+    @staticmethod
+    def _without_masked(model_item, data: dict) -> dict:
+        """Drop the masked numbers sent back; note the corrected ones (or refuse them)."""
+        from core.release.service import unmask_allowed
+
+        kept, changed = dict(data), []
+        for name in CORRECTED_APART:
+            value = kept.get(name)
+            if isinstance(value, str) and "*" in value:
+                del kept[name]
+            elif name in kept and value != getattr(model_item, name):
+                changed.append(name)
+        if changed and not unmask_allowed():
+            raise CorrectionRefused
+        g.ra_corrected = changed
+        return kept
 
     def post_headless(self):
         response = super().post_headless()
@@ -726,15 +895,23 @@ class RetireeApi(ScopedModelRestApi):
         return response
 
     def put_headless(self, pk):
+        from core.audit.trail import record
+
         try:
             response = super().put_headless(pk)
         except StaleVersion:
             db.session.rollback()
             return self.response(409, message=STALE_MESSAGE)
+        except CorrectionRefused:
+            db.session.rollback()
+            return self.response(403, message=CORRECTION_REFUSED)
         if response.status_code == 422 and self._lost_race():
             return self.response(409, message=STALE_MESSAGE)
         if response.status_code == 200:
             self._answer_as_shown(response, pk)
+            if g.get("ra_corrected"):
+                record("person.correct", object_type="Retiree", object_id=pk,
+                       detail={"fields": g.ra_corrected, "via": "api"})
         return response
 
     @staticmethod

@@ -137,3 +137,12 @@ def health_visible() -> bool:
     if not has_request_context():
         return True
     return current_app.appbuilder.sm.has_access("can_read", "RetireeHealth")
+
+
+def unmask_allowed() -> bool:
+    """PIPL: whether the user may see a person's full ID number and phone (the
+    permission ``can_unmask`` of ``/retiree-unmask``: staff and administrators, not
+    supervisors). Printing the full form and correcting the numbers need it too."""
+    from flask import current_app
+
+    return current_app.appbuilder.sm.has_access("can_unmask", "RetireeUnmaskView")

@@ -53,13 +53,16 @@ def test_denied_request_is_audited(secure_app, login_as, audit):
     assert entry["detail"]["path"] == "/retiree/add"
 
 
-@pytest.mark.parametrize("path", ["/retiree/show/{id}", "/api/v1/retiree/{id}",
-                                  "/retiree/edit/{id}", "/retiree/print/{id}"])
+@pytest.mark.parametrize(("path", "action"), [
+    ("/retiree/show/{id}", "person.open"), ("/api/v1/retiree/{id}", "person.open"),
+    ("/retiree/edit/{id}", "person.edit"), ("/retiree/print/{id}", "person.print"),
+    ("/retiree/card/{id}", "person.card")])
 def test_opening_a_persons_full_record_is_audited(secure_app, login_as, audit,
-                                                 create_retiree, path):
+                                                 create_retiree, path, action):
+    """Each way of opening a record has its own action (issue #12 item 5)."""
     rid = create_retiree()
     assert login_as("c_cl11").get(path.format(id=rid)).status_code == 200
-    entry = _last(audit, action="person.open")
+    entry = _last(audit, action=action)
     assert (entry["actor"], entry["object_type"], entry["object_id"]) == \
         ("c_cl11", "Retiree", str(rid))
 

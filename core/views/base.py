@@ -342,6 +342,10 @@ class ScopedModelView(RequestFilters, ModelView):
 
 
 def _serialise_loads(schema) -> None:
+    """Once per schema: the schemas are shared by every app of the process
+    (``ChineseSchemaMessages``), and a second wrapper would nest in the first."""
+    if getattr(schema, "_ra_serial", False):
+        return
     lock, load = threading.Lock(), schema.load
 
     def serial_load(*args, **kwargs):
@@ -349,6 +353,7 @@ def _serialise_loads(schema) -> None:
             return load(*args, **kwargs)
 
     schema.load = serial_load
+    schema._ra_serial = True
 
 
 class ScopedModelRestApi(RequestFilters, ChineseSchemaMessages, DocumentedModelRestApi):

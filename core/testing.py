@@ -410,6 +410,19 @@ def statements(app) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+def form_data(payload: dict, **changes) -> dict:
+    """An API payload (with ``changes``) as the add/edit form posts it: text values,
+    unticked boxes not sent."""
+    out = {}
+    for key, value in dict(payload, **changes).items():
+        if isinstance(value, bool):
+            if value:
+                out[key] = "y"
+        else:
+            out[key] = "" if value is None else str(value)
+    return out
+
+
 def missing(message: str) -> None:
     """A tool the test needs is absent: fail under CI=true, skip elsewhere."""
     if os.environ.get("CI") == "true":

@@ -14,7 +14,7 @@ from core.extensions import db
 from core.registry.fields import FORM_FIELDS, SECTIONS
 from core.registry.models import EmploymentAgency, Enterprise, Retiree, RetireeHistory
 from core.scoping import unscoped
-from core.testing import missing, run
+from core.testing import form_data, missing, run
 
 
 def _retiree(app, pk) -> Retiree:
@@ -28,18 +28,6 @@ def _counts(app) -> tuple[int, int]:
     with app.app_context(), unscoped():
         return tuple(db.session.scalar(select(func.count()).select_from(m))
                      for m in (Retiree, RetireeHistory))
-
-
-def _form(payload: dict) -> dict:
-    """An API payload as the add/edit form posts it (unticked boxes are not sent)."""
-    out = {}
-    for key, value in payload.items():
-        if isinstance(value, bool):
-            if value:
-                out[key] = "y"
-        else:
-            out[key] = "" if value is None else str(value)
-    return out
 
 
 def _text(response) -> str:
@@ -107,24 +95,24 @@ def test_add_with_validation_error_shows_chinese_message_and_writes_nothing(
             ({"gender": "female"}, "与身份证号第17位所示性别“男”不一致"),
             ({"category": "self_employed"}, "须填写托管其档案的就业管理机构（F3）"),
             ({"name": "  "}, "姓名不能为空")):
-        response = clerk.post("/retiree/add", data=_form(dict(good, **changes)),
+        response = clerk.post("/retiree/add", data=form_data(dict(good, **changes)),
                               follow_redirects=True)
         _refused_with(response, message)
-    _refused_with(client_for("admin").post("/retiree/add", data=_form(
+    _refused_with(client_for("admin").post("/retiree/add", data=form_data(
         dict(good, community=str(region_id("320506001001")))), follow_redirects=True),
         "吴中区不在市区统筹范围内")
     # A value outside a drop-down's choices is refused by the form itself: another
     # community than the clerk's own, an out-of-scope category (A40).
     for changes in ({"community": str(region_id("320502001002"))},
                     {"retirement_type": "lixiu"}):
-        response = clerk.post("/retiree/add", data=_form(dict(good, **changes)))
+        response = clerk.post("/retiree/add", data=form_data(dict(good, **changes)))
         _refused_with(response)
         assert "alert-danger" in response.get_data(as_text=True)
     assert _counts(app) == before
 
 
 def test_add_through_the_form(app, clerk, retiree_payload):
-    response = clerk.post("/retiree/add", data=_form(retiree_payload(1, personal_no="777")))
+    response = clerk.post("/retiree/add", data=form_data(retiree_payload(1, personal_no="777")))
     assert response.status_code == 302, _text(response)[-800:]
     with app.app_context(), unscoped():
         r = db.session.scalar(select(Retiree).where(Retiree.personal_no == "00000777"))
@@ -140,7 +128,7 @@ def test_A32_edit_through_the_form_shown_in_the_history_tab(app, clerk, create, 
     pk = create(1)
     page = clerk.get(f"/retiree/edit/{pk}")
     assert page.status_code == 200
-    form = dict(_form(retiree_payload(1, widowed_alone=True)),
+    form = dict(form_data(retiree_payload(1, widowed_alone=True)),
                 version=_version(page.get_data(as_text=True)))
     response = clerk.post(f"/retiree/edit/{pk}", data=form)
     assert response.status_code == 302, _text(response)[-800:]
@@ -185,7 +173,7 @@ def test_F4_refused_add_form_comes_back_with_the_typed_input(app, clerk, retiree
     good = retiree_payload(1, **TYPED)
     bad_check = good["id_card_no"][:17] + ("0" if good["id_card_no"][17] != "0" else "1")
     before = _counts(app)
-    response = clerk.post("/retiree/add", data=_form(dict(good, personal_no="12a45")))
+    response = clerk.post("/retiree/add", data=form_data(dict(good, personal_no="12a45")))
     assert response.status_code == 200, response.headers
     html = response.get_data(as_text=True)
     for name, value in {**TYPED, "personal_no": "12a45", "birth_date": good["birth_date"],
@@ -197,7 +185,7 @@ def test_F4_refused_add_form_comes_back_with_the_typed_input(app, clerk, retiree
     assert "个人编号只能由数字0–9组成" in _row(html, "personal_no")
     assert "未保存" in _text(response)
     # Several rules at once: each message under its own field (F3 on the agency).
-    response = clerk.post("/retiree/add", data=_form(dict(
+    response = clerk.post("/retiree/add", data=form_data(dict(
         good, id_card_no=bad_check, category="self_employed", employer="")))
     html = response.get_data(as_text=True)
     assert "校验位不符" in _row(html, "id_card_no")
@@ -213,7 +201,7 @@ def test_refused_edit_form_comes_back_with_the_typed_input(app, clerk, create,
     before, row = _counts(app), _retiree(app, pk)
     typed = dict(TYPED, personal_no="12AB")
     del typed["phone"]  # the phone is masked on the edit form and never saved from it
-    form = dict(_form(retiree_payload(1, **typed)), version="1")
+    form = dict(form_data(retiree_payload(1, **typed)), version="1")
     response = clerk.post(f"/retiree/edit/{pk}", data=form)
     assert response.status_code == 200, response.headers
     html = response.get_data(as_text=True)
@@ -240,7 +228,7 @@ def test_stale_edit_form_refused_and_nothing_changes(app, clerk, client_for, cre
     other = client_for("city").put(f"/api/v1/retiree/{pk}", json={"phone": "13700001111"})
     assert other.status_code == 200
     before = _counts(app)
-    form = dict(_form(retiree_payload(1, **TYPED)), version=opened)
+    form = dict(form_data(retiree_payload(1, **TYPED)), version=opened)
     response = clerk.post(f"/retiree/edit/{pk}", data=form)
     assert response.status_code == 200, response.headers
     assert "该记录在您打开之后已被他人修改" in _text(response)
@@ -547,10 +535,10 @@ def test_employer_lookup_needs_the_registry_list_permission(app, many_employers)
 
 def test_add_refuses_an_employer_id_that_names_no_employer(app, clerk, retiree_payload):
     before = _counts(app)
-    response = clerk.post("/retiree/add", data=_form(retiree_payload(1, employer=987654)))
+    response = clerk.post("/retiree/add", data=form_data(retiree_payload(1, employer=987654)))
     _refused_with(response, "所选原工作单位不存在或不可选")
     for sent in ("abc", "99999999999999999999"):
-        _refused_with(clerk.post("/retiree/add", data=_form(retiree_payload(1, employer=sent))),
+        _refused_with(clerk.post("/retiree/add", data=form_data(retiree_payload(1, employer=sent))),
                       "所选原工作单位不存在或不可选")
     assert _counts(app) == before
 

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from core.testing import missing
+from core.testing import form_data, missing
 from tests.security.conftest import api_login, csrf_token
 
 HEALTH_NOTE = "化疗中"
@@ -184,18 +184,6 @@ def test_show_page_offers_each_print_only_to_those_who_may(secure_app, login_as,
 
 # --- the edit form and the correction step --------------------------------------------------
 
-def _edit_form(payload: dict, **changes) -> dict:
-    """The edit form as a browser posts it (unticked boxes are not sent)."""
-    out = {}
-    for key, value in dict(payload, **changes).items():
-        if isinstance(value, bool):
-            if value:
-                out[key] = "y"
-        else:
-            out[key] = "" if value is None else str(value)
-    return out
-
-
 def test_edit_form_shows_no_full_id_number_or_phone(secure_app, login_as, audit, person):
     rid, payload = person
     page = login_as("c_cl11").get(f"/retiree/edit/{rid}").get_data(as_text=True)
@@ -213,7 +201,7 @@ def test_masked_values_posted_back_by_the_edit_form_change_nothing(secure_app, l
     client = login_as("c_cl11")
     path = f"/retiree/edit/{rid}"
     masked_id, masked_phone = _masks(secure_app, payload)
-    response = client.post(path, data=_edit_form(
+    response = client.post(path, data=form_data(
         payload, id_card_no=masked_id, phone=masked_phone, residence_address="苏州市沧浪区新址8号",
         csrf_token=csrf_token(client, path)))
     assert response.status_code == 302, response.get_data(as_text=True)[-800:]
@@ -229,7 +217,7 @@ def test_a_full_number_forged_into_the_edit_form_is_not_saved(secure_app, login_
     client = login_as("c_cl11")
     path = f"/retiree/edit/{rid}"
     other = retiree_payload(2)
-    client.post(path, data=_edit_form(payload, id_card_no=other["id_card_no"],
+    client.post(path, data=form_data(payload, id_card_no=other["id_card_no"],
                                       phone=NEW_PHONE, csrf_token=csrf_token(client, path)))
     assert _stored(secure_app, rid)[:2] == (payload["id_card_no"], payload["phone"])
 

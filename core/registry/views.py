@@ -460,7 +460,6 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     edit_fieldsets = _fieldsets(FORM_COLUMNS, hidden=("version",))
     add_form_extra_fields = _form_fields()
     edit_form_extra_fields = _edit_form_fields()
-    kept_on_edit = CORRECTED_APART
     description_columns = {f.name: f.help for f in FORM_FIELDS if f.help}
     add_form_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
@@ -486,7 +485,22 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         form.id_card_no.data = mask_id_card(form.id_card_no.data)
         form.phone.data = form.phone.data and mask_phone(form.phone.data)
 
+    @property
+    def kept_on_edit(self) -> tuple[str, ...]:
+        """Never written by the edit form: the ID number and phone (their own correction
+        step), and the health fields for a user who may not see them (PIPL)."""
+        from core.release.service import health_visible
+
+        return CORRECTED_APART if health_visible() else (*CORRECTED_APART, *HEALTH_COLUMNS)
+
     # --- PIPL: health fields only for the roles that need them (core.release) ---------
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        from core.release.service import health_visible
+
+        if not health_visible():
+            exclude_cols = [*(exclude_cols or []), *HEALTH_COLUMNS]
+        return super()._get_edit_widget(form, exclude_cols, widgets)
+
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         from core.release.service import health_visible
 

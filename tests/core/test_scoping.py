@@ -384,7 +384,9 @@ def test_A6_retiree_every_path_follows_the_users_subtree(world, username, target
 
     # Writes on the target. Hidden: 404 everywhere, nothing changed. Visible: allowed.
     own = sql.region_id(C11) if sql.path(C11).startswith(prefix) else None
-    edited = dict(payload, phone="13900000001")
+    # The edit form never saves the ID number or phone (issue #12: they change through
+    # their own correction step), so the form's write is seen on the address.
+    edited = dict(payload, residence_address="苏州市姑苏区十全街1号")
     if not visible:
         attempts = [
             ("UI edit POST", client.post(f"/retiree/edit/{pk}", data=form_data(edited))),
@@ -412,8 +414,8 @@ def test_A6_retiree_every_path_follows_the_users_subtree(world, username, target
         version = sql.scalar("SELECT version FROM retiree WHERE id = :i", i=pk)
         r = client.post(f"/retiree/edit/{pk}", data=form_data(edited) | {"version": version})
         p.status(r, 302, "UI edit POST" + form_errors(r))
-        p.check(sql.scalar("SELECT phone FROM retiree WHERE id = :i", i=pk) == "13900000001",
-                "UI edit POST did not save")
+        p.check(sql.scalar("SELECT residence_address FROM retiree WHERE id = :i", i=pk)
+                == "苏州市姑苏区十全街1号", "UI edit POST did not save")
         r = client.put(f"/api/v1/retiree/{pk}", json={"phone": "13900000002"})
         p.status(r, 200, "API PUT")
         p.check(sql.scalar("SELECT phone FROM retiree WHERE id = :i", i=pk) == "13900000002",

@@ -97,7 +97,7 @@ def test_security_admin_cannot_add_security_admin_to_an_existing_district_admin(
 def test_users_create_cli_refuses_combined_duties(secure_app, roles):
     args = [a for role in roles for a in ("--role", role)]
     region = "320502" if "district_admin" in roles else "320500"
-    result = cli(secure_app, "users", "create", "wang", "--password", "Abcdef12", *args,
+    result = cli(secure_app, "users", "create", "wang", "--password", "Hv7#pLq2Ws9e", *args,
                  "--region", region)
     assert result.exit_code != 0
     assert COMBINED in result.output and "Traceback" not in result.output

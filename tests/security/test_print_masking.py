@@ -203,7 +203,7 @@ def test_masked_values_posted_back_by_the_edit_form_change_nothing(secure_app, l
     masked_id, masked_phone = _masks(secure_app, payload)
     response = client.post(path, data=form_data(
         payload, id_card_no=masked_id, phone=masked_phone, residence_address="苏州市沧浪区新址8号",
-        csrf_token=csrf_token(client, path)))
+        version="1", csrf_token=csrf_token(client, path)))
     assert response.status_code == 302, response.get_data(as_text=True)[-800:]
     id_card_no, phone, version, address = _stored(secure_app, rid)
     assert (id_card_no, phone, address) == (payload["id_card_no"], payload["phone"],
@@ -217,9 +217,13 @@ def test_a_full_number_forged_into_the_edit_form_is_not_saved(secure_app, login_
     client = login_as("c_cl11")
     path = f"/retiree/edit/{rid}"
     other = retiree_payload(2)
-    client.post(path, data=form_data(payload, id_card_no=other["id_card_no"],
-                                      phone=NEW_PHONE, csrf_token=csrf_token(client, path)))
-    assert _stored(secure_app, rid)[:2] == (payload["id_card_no"], payload["phone"])
+    response = client.post(path, data=form_data(
+        payload, id_card_no=other["id_card_no"], phone=NEW_PHONE,
+        residence_address="苏州市沧浪区新址9号", version="1",
+        csrf_token=csrf_token(client, path)))
+    assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+    assert _stored(secure_app, rid) == (payload["id_card_no"], payload["phone"], 2,
+                                        "苏州市沧浪区新址9号")
 
 
 def test_correction_needs_the_unmask_permission(secure_app, login_as, person):

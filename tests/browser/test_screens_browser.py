@@ -108,15 +108,24 @@ def test_registry_list_filter_add_and_edit(seeded, browser):
         pk = db.session.scalar(select(Retiree.id).where(Retiree.personal_no == "88776655"))
     assert pk is not None
 
-    # Edit: the phone number changes, the show page says so (masked).
+    # Edit: the address changes through the form; the phone, masked and read-only there,
+    # through its own correction step with a reason (issue #12); the show page says so.
     b.get(f"/retiree/edit/{pk}")
-    phone = b.driver.find_element(By.ID, "phone")
-    phone.clear()
-    phone.send_keys("13900001111")
+    assert b.driver.find_element(By.ID, "phone").get_attribute("value") != "13900001111"
+    address = b.driver.find_element(By.ID, "residence_address")
+    address.clear()
+    address.send_keys("苏州市沧浪区十全街9号")
     b.click("#model_form button[type=submit]")
     b.wait(lambda d: "/retiree/edit" not in d.current_url)
+    b.get(f"/retiree/correct/{pk}")
+    b.driver.find_element(By.ID, "phone").send_keys("13900001111")
+    b.driver.find_element(By.ID, "reason").send_keys("本人更换手机号码")
+    b.click("form.form-horizontal button[type=submit]")
+    b.wait(lambda d: "/retiree/correct" not in d.current_url)
     with seeded.app_context():
-        assert db.session.get(Retiree, pk).phone == "13900001111"
+        person = db.session.get(Retiree, pk)
+        assert (person.residence_address, person.phone) == ("苏州市沧浪区十全街9号",
+                                                            "13900001111")
     b.get(f"/retiree/show/{pk}")
     assert "139****1111" in b.driver.find_element(By.TAG_NAME, "body").text
     b.screenshot("edited")

@@ -235,7 +235,8 @@ def test_state_changing_forms_need_the_csrf_token(secure_app, login_as, path, da
     client = login_as("admin")
     response = client.post(path, data=data)
     assert response.status_code == 400
-    assert "CSRF" in response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert "页面已过期（安全校验未通过）" in text and "navbar" in text
 
 
 def test_api_write_with_the_browser_session_needs_the_csrf_token(secure_app, login_as,

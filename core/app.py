@@ -154,7 +154,9 @@ def configure_request_guards(app: Flask) -> None:
     from core.audit import listeners  # noqa: F401  (change audit on every session)
     from core.audit import web as audit_web
     from core.auth import web as auth_web
+    from core.views import guards
 
+    guards.init_app(app)  # after FAB's hook: the filters it checks read ``g.user``
     auth_web.init_app(app)
     audit_web.init_app(app)
 
@@ -296,13 +298,10 @@ def configure_input_guards(app: Flask) -> None:
     anywhere in the query, form or JSON (PostgreSQL refuses it in text), and filter text
     the database cannot compare with its column (``_flt_0_form_complete=abc``); a list
     screen's filter index, relation filter or action FAB would answer 500 for
-    (``core.views.guards``)."""
+    (``core.views.guards``, registered with the request guards, after the user)."""
     from sqlalchemy.exc import DataError
 
-    from core.views import guards
     from core.views.filters import InvalidFilter
-
-    guards.init_app(app)
 
     @app.before_request
     def _refuse_nul():

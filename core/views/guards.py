@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, abort, current_app, flash, g, redirect, request, url_for
+from flask import Flask, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.baseviews import BaseCRUDView
 from flask_appbuilder.models.filters import FilterRelation
 from flask_login import current_user
@@ -68,10 +68,6 @@ def init_app(app: Flask) -> None:
         view = _view(request.endpoint)
         if view is None:
             return None
-        # This hook may run before FAB's, which sets ``g.user``; the filters it checks
-        # ask for permissions (the ID/phone search offer), which read it.
-        if "user" not in g:
-            g.user = current_user
         if request.endpoint.endswith((".action_post", ".action")):
             return check_action(view)
         try:

@@ -14,6 +14,7 @@ from sqlalchemy import or_
 
 from core.audit.models import AuditEntry
 from core.audit.trail import record
+from core.downloads import today_stamp
 from core.extensions import db
 from core.release.files import send_temporary
 
@@ -94,7 +95,7 @@ class AuditEntryView(ModelView):
         os.close(fd)
         wb.save(path)
         record("audit.export", object_type="audit_entry", detail={"rows": count})
-        return send_temporary(path, "audit.xlsx")
+        return send_temporary(path, f"审计日志-{today_stamp()}.xlsx", f"audit-{today_stamp()}.xlsx")
 
 
 def register(appbuilder) -> None:

@@ -6,13 +6,13 @@ Permissions are ``can_dashboard`` (the page), ``can_chart`` (the JSON) and
 from __future__ import annotations
 
 import json
-from datetime import date
 
-from flask import Response, abort, g, jsonify, request
+from flask import abort, g, jsonify, request
 from flask_appbuilder import BaseView, expose, has_access
 
 from core.dashboard import board as boards
 from core.dashboard.export import XLSX_MIME, summary_pdf, workbook
+from core.downloads import download_response, today_stamp
 from core.extensions import db
 
 
@@ -49,10 +49,10 @@ class DashboardView(BaseView):
         board = self._board(only=only)
         if only is not None and not board.charts:
             abort(404)
-        name = f"dashboard-{only or 'all'}-{date.today():%Y%m%d}.xlsx"
-        return Response(workbook(board, only), mimetype=XLSX_MIME, headers={
-            "Content-Disposition": f"attachment; filename={name}",
-            "Cache-Control": "no-store"})
+        day = today_stamp()
+        title = board.charts[0]["title"] if only is not None else "统计图表"
+        return download_response(workbook(board, only), f"{title}-{day}.xlsx",
+                                 f"dashboard-{only or 'all'}-{day}.xlsx", XLSX_MIME)
 
     @expose("/pdf")
     @has_access
@@ -61,9 +61,9 @@ class DashboardView(BaseView):
         user = g.get("ra_user")
         author = (f"{user.first_name or ''}{user.last_name or ''}".strip() or user.username
                   ) if user is not None else ""
-        return Response(summary_pdf(board, author), mimetype="application/pdf", headers={
-            "Content-Disposition": f"inline; filename=dashboard-{date.today():%Y%m%d}.pdf",
-            "Cache-Control": "no-store"})
+        day = today_stamp()
+        return download_response(summary_pdf(board, author), f"统计图表-{day}.pdf",
+                                 f"dashboard-{day}.pdf", "application/pdf", inline=True)
 
 
 def register(appbuilder) -> None:

@@ -6,10 +6,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
+from core.downloads import send_download, today_stamp
 from core.errors import RuleViolation
 from core.extensions import db
 from core.jobs import submit
@@ -28,10 +29,10 @@ def _tempfile(suffix: str = ".xlsx") -> str:
     return path
 
 
-def _send_and_remove(path: str, name: str):
+def _send_and_remove(path: str, name: str, fallback: str):
     from core.release.files import send_temporary
 
-    return send_temporary(path, name)
+    return send_temporary(path, name, fallback)
 
 
 class RetireeExchangeView(BaseView):
@@ -45,7 +46,7 @@ class RetireeExchangeView(BaseView):
     def template(self):
         path = _tempfile()
         excel.write_template(path)
-        return _send_and_remove(path, "退休人员信息导入模板.xlsx")
+        return _send_and_remove(path, "退休人员信息导入模板.xlsx", "retiree-import-template.xlsx")
 
     @expose("/import", methods=["GET", "POST"])
     @has_access
@@ -82,7 +83,7 @@ class RetireeExchangeView(BaseView):
         path = Path(current_app.instance_path) / REPORTS / f"{report_id}.xlsx"
         if not path.exists():
             abort(404)
-        return send_file(path, as_attachment=True, download_name="导入错误报告.xlsx", max_age=0)
+        return send_download(path, "导入错误报告.xlsx", "import-errors.xlsx")
 
     @expose("/ledger")
     @has_access
@@ -110,7 +111,8 @@ class RetireeExchangeView(BaseView):
                                extra_columns=exchange.EXPORT_EXTRAS,
                                withheld=() if health else exchange.HEALTH_FIELDS)
             record_release(None, len(data["people"]), "Retiree")
-            return _send_and_remove(path, f"{community.name}基础台帐.xlsx")
+            return _send_and_remove(path, f"{community.name}基础台帐-{today_stamp()}.xlsx",
+                                    f"ledger-{community.code}-{today_stamp()}.xlsx")
         return self.render_template("ra_ledger.html", communities=communities,
                                     community=community, data=data, health=health)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import send_file
+from core.downloads import send_download
 
 
-def send_temporary(path, download_name: str, **kwargs):
+def send_temporary(path, name: str, fallback: str, **kwargs):
+    """The file at ``path`` as a download named ``name`` (``fallback`` in ASCII,
+    core.downloads), removed from the disk at once."""
     handle = open(path, "rb")  # noqa: SIM115  (closed by the WSGI server)
     Path(path).unlink(missing_ok=True)
-    return send_file(handle, as_attachment=True, download_name=download_name, max_age=0,
-                     **kwargs)
+    return send_download(handle, name, fallback, **kwargs)

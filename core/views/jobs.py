@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import abort, flash, g, jsonify, redirect, send_file, url_for
+from flask import abort, flash, g, jsonify, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
+from core.downloads import send_download, today_stamp
 from core.extensions import db
 from core.jobs import Job, resume
 from core.registry.jobs import job_folder
@@ -64,12 +65,15 @@ class JobView(BaseView):
         if job.status != "done":
             abort(404)
         if "file" in result:
-            path, name = job_folder("exports") / result["file"], "退休人员导出.xlsx"
+            path, name, fallback = (job_folder("exports") / result["file"], "退休人员导出",
+                                    "retirees")
         elif "report" in result:
-            path, name = job_folder("reports") / result["report"], "导入错误报告.xlsx"
+            path, name, fallback = (job_folder("reports") / result["report"], "导入错误报告",
+                                    "import-errors")
         else:
             abort(404)
-        return send_file(path, as_attachment=True, download_name=name, max_age=0)
+        day = f"{job.finished_at:%Y-%m-%d}" if job.finished_at else today_stamp()
+        return send_download(path, f"{name}-{day}.xlsx", f"{fallback}-{day}.xlsx")
 
 
 def register(appbuilder) -> None:

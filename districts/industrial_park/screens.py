@@ -11,6 +11,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from core.downloads import download_response
 from core.errors import RuleViolations
 from core.extensions import db
 from core.regions import Region, region_by_code
@@ -75,9 +76,8 @@ def park_community_ids() -> list[int]:
 
 
 def pdf_response(version: ParkAgreementVersion) -> Response:
-    return Response(agreement_pdf(version), mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename=park-agreement-{version.id}.pdf",
-        "Cache-Control": "no-store"})
+    return download_response(agreement_pdf(version), f"园区协议-{version}.pdf",
+                             f"park-agreement-{version.id}.pdf", "application/pdf", inline=True)
 
 
 class ParkAgreementDutyView(ScopedModelView):

@@ -1,12 +1,13 @@
 """Screens and REST API of the city agreement (A12)."""
 from __future__ import annotations
 
-from flask import Response, abort
+from flask import abort
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from core.downloads import download_response
 from core.extensions import db
 from core.views.base import ScopedModelRestApi, ScopedModelView, actor_name, interface
 from plugins.city_agreement.agreements import LABELS, check
@@ -63,9 +64,9 @@ class CityAgreementView(ScopedModelView):
         item = self.datamodel.get(pk)
         if item is None:
             abort(404)
-        return Response(agreement_pdf(item), mimetype="application/pdf", headers={
-            "Content-Disposition": f"inline; filename=city-agreement-{item.id}.pdf",
-            "Cache-Control": "no-store"})
+        return download_response(agreement_pdf(item), f"社会化管理协议-{item.document_no}.pdf",
+                                 f"city-agreement-{item.id}.pdf", "application/pdf",
+                                 inline=True)
 
 
 class CityAgreementApi(ScopedModelRestApi):

@@ -15,10 +15,11 @@ import re
 from contextlib import suppress
 from datetime import date
 
-from flask import Response, request
+from flask import request
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from sqlalchemy import select
 
+from core.downloads import download_response
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.regions import Region
@@ -459,8 +460,10 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
         payment = _find(FeePayment, pk)
         if payment is None:
             return self.response_404()
-        return Response(receipt_pdf(receipt_data(db.session, payment)),
-                        mimetype="application/pdf", headers={"Cache-Control": "no-store"})
+        return download_response(receipt_pdf(receipt_data(db.session, payment)),
+                                 f"服务费收据-{payment.receipt_no}.pdf",
+                                 f"receipt-{payment.receipt_no}.pdf", "application/pdf",
+                                 inline=True)
 
 
 class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):

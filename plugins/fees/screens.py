@@ -8,8 +8,9 @@ refuse with a Chinese message; nothing is written then.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from flask import Response, abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
+from core.downloads import download_response
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.regions import Region
@@ -194,9 +196,9 @@ class FeePaymentView(ScopedModelView):
         if payment is None:
             abort(404)
         pdf = receipt_pdf(receipt_data(db.session, payment))
-        return Response(pdf, mimetype="application/pdf", headers={
-            "Content-Disposition": f"inline; filename=receipt-{payment.receipt_no}.pdf",
-            "Cache-Control": "no-store"})
+        return download_response(pdf, f"服务费收据-{payment.receipt_no}.pdf",
+                                 f"receipt-{payment.receipt_no}.pdf", "application/pdf",
+                                 inline=True)
 
 
 # --- instalment plans (A36) -----------------------------------------------------------
@@ -332,9 +334,11 @@ class InstalmentPlanView(ScopedModelView):
         plan = self.datamodel.get(pk)
         if plan is None:
             abort(404)
-        return Response(plan.document, mimetype=plan.document_type or "application/octet-stream",
-                        headers={"Content-Disposition": "attachment; filename=application",
-                                 "Cache-Control": "no-store"})
+        suffix = Path(plan.document_name).suffix
+        return download_response(
+            plan.document, plan.document_name,
+            f"instalment-application-{plan.id}{suffix if suffix.isascii() else ''}",
+            plan.document_type or "application/octet-stream")
 
 
 class InstalmentView(ScopedModelView):

@@ -74,7 +74,7 @@ def test_dashboard_draws_drills_down_and_exports(seeded, browser):
     for old in b.driver.downloads.glob("*.png"):
         old.unlink()
     b.click('.ra-png[data-chart="age"]')
-    png = b.driver.downloads / "dashboard-age.png"
+    png = b.driver.downloads / "年龄结构（按性别）.png"  # the chart title (issue 14 item 7)
     b.wait(lambda d: png.exists() and png.stat().st_size > 0)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,11 +2,13 @@
 processes, and a worker killed half-way leaves a consistent database and a job that
 re-runs without duplicates."""
 import os
+import re
 import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 
@@ -66,6 +68,10 @@ def test_A31_import_upload_runs_as_job_with_progress(app, client_for, import_fil
     assert status["result"]["失败"] == len(bad)
     report = client.get(f"/jobs/{job_id}/download")
     assert report.status_code == 200 and report.data[:2] == b"PK"
+    assert re.fullmatch(  # issue 14 item 7: an ASCII name and the Chinese one
+        r"attachment; filename=\"import-errors-\d{4}-\d\d-\d\d\.xlsx\"; filename\*=UTF-8''"
+        + re.escape(quote("导入错误报告-")) + r"\d{4}-\d\d-\d\d\.xlsx",
+        report.headers["Content-Disposition"]), report.headers["Content-Disposition"]
     assert client_for("c_cl11").get(f"/jobs/{job_id}/status").status_code == 404
 
 

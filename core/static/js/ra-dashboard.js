@@ -209,7 +209,8 @@
     box.remove();
     var a = document.createElement("a");
     a.href = url;
-    a.download = "dashboard-" + key.replace(/[^\w.-]/g, "_") + ".png";
+    // The chart's Chinese title names the file (issue 14 item 7): no header here.
+    a.download = chart.title.replace(/[\\/:*?"<>|\x00-\x1f]/g, "_") + ".png";
     document.body.appendChild(a);
     a.click();
     a.remove();

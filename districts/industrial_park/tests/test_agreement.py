@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from datetime import date
+from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -194,6 +195,9 @@ def test_P4_printed_agreement_follows_the_original(new_agreement, client_for, tm
     sign(client, version)
     response = client.get(f"/park-agreement-version/print/{version}")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
+    disposition = response.headers["Content-Disposition"]  # issue 14 item 7
+    assert disposition.startswith(f'inline; filename="park-agreement-{version}.pdf"; '
+                                  f"filename*=UTF-8''{quote('园区协议-')}"), disposition
     pages = _pdf_text(response.data, tmp_path)
     assert len(pages) == 3
     for page, label in zip(pages, ("正本1/3（甲方留存）", "正本2/3（乙方留存）", "正本3/3（乙方存档）"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from datetime import date, timedelta
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -249,6 +250,9 @@ def test_A12_printed_agreement_names_parties_unit_no_and_date(enable, client_for
     pk = agreement(city, enterprise_id()).json["id"]
     response = city.get(f"/city-agreement/print/{pk}")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == (  # issue 14 item 7
+        f'inline; filename="city-agreement-{pk}.pdf"; filename*=UTF-8\'\''
+        f"{quote('社会化管理协议-SZ-XY-2025-001.pdf')}")
     text = _pdf_text(response.data, tmp_path)
     for expected in ("企业退休人员社会化管理协议书", "协议编号：SZ-XY-2025-001",
                      "甲方：苏州第一纺织厂（参保单位）", "单位编号：320500001",

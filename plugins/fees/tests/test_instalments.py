@@ -2,6 +2,7 @@
 offices, payments counting towards instalments, overdue instalments flagged."""
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
@@ -168,7 +169,11 @@ def test_A36_plan_screens(owing, client_for, enterprise_id):
                                       data={"approval_no": "x", "note": ""},
                                       follow_redirects=True).get_data(as_text=True)
     assert "市劳动保障部门" in refused
-    assert city.get(f"/fees/plans/document/{pk}").data == "书面申请".encode()
+    document = city.get(f"/fees/plans/document/{pk}")
+    assert document.data == "书面申请".encode()
+    assert document.headers["Content-Disposition"] == (  # issue 14 item 7
+        f'attachment; filename="instalment-application-{pk}.txt"; '
+        f"filename*=UTF-8''{quote('申请.txt')}")
 
 
 def _signed_plan(app, owing, apply_plan, client_for, start_on):

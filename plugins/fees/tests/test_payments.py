@@ -3,6 +3,7 @@ balances and the arrears list."""
 import re
 import shutil
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -114,6 +115,10 @@ def test_A35_receipt_pdf(owing, pay, client_for, pdf_text):
         assert expected in text, expected
     api = city.get(f"/api/v1/fee_payment/{pk}/receipt")
     assert api.status_code == 200 and api.data.startswith(b"%PDF")
+    for sent in (response, api):  # issue 14 item 7
+        assert sent.headers["Content-Disposition"] == (
+            f'inline; filename="receipt-{receipt_no}.pdf"; '
+            f"filename*=UTF-8''{quote(f'服务费收据-{receipt_no}.pdf')}")
     assert client_for("d_pj").get(f"/fees/payments/receipt/{pk}").status_code in (302, 403, 404)
 
 

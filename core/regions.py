@@ -32,7 +32,8 @@ class Region(ScopedMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(12), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
-    level: Mapped[str] = mapped_column(String(10), nullable=False, index=True)
+    level: Mapped[str] = mapped_column(String(10), nullable=False, index=True,
+                                       info={"choices": LEVEL_LABELS})
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(30))

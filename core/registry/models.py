@@ -22,13 +22,16 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from core.regions import Region
 from core.registry import validators
 from core.registry.fields import (
+    BENEFIT,
     CATEGORY,
     ENTERPRISE_STATUS,
     FAMILY_STATUS,
     FIELDS_BY_NAME,
     GENDER,
     MANAGEMENT_STATE,
+    POLITICAL_STATUS,
     RESIDENCE_TYPE,
+    RETIREMENT_TYPE,
     SERIOUS_ILLNESS,
 )
 from core.scoping import SCOPE_PATTERN, Scoped, ScopedMixin, unscoped
@@ -44,7 +47,8 @@ class Enterprise(Model):
     unit_no: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
     industry_authority: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active",
+                                        info={"choices": ENTERPRISE_STATUS})
     successor_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
     # The district where the unit is registered (A12/P1: a Park unit signs with the Park).
     district_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
@@ -104,31 +108,35 @@ class Retiree(ScopedMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
     name_initials: Mapped[str] = mapped_column(String(50), nullable=False, default="", index=True)
-    gender: Mapped[str] = mapped_column(String(6), nullable=False)
+    gender: Mapped[str] = mapped_column(String(6), nullable=False, info={"choices": GENDER})
     birth_date: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     id_card_no: Mapped[str] = mapped_column(String(18), unique=True, nullable=False)
     personal_no: Mapped[str] = mapped_column(String(8), unique=True, nullable=False)
     retirement_date: Mapped[date] = mapped_column(Date, nullable=False, index=True)
-    retirement_type: Mapped[str] = mapped_column(String(20), nullable=False)
-    benefit: Mapped[str] = mapped_column(String(24), nullable=False)
-    political_status: Mapped[str | None] = mapped_column(String(20))
+    retirement_type: Mapped[str] = mapped_column(String(20), nullable=False,
+                                                 info={"choices": RETIREMENT_TYPE})
+    benefit: Mapped[str] = mapped_column(String(24), nullable=False, info={"choices": BENEFIT})
+    political_status: Mapped[str | None] = mapped_column(
+        String(20), info={"choices": POLITICAL_STATUS})
     phone: Mapped[str | None] = mapped_column(String(20))
 
-    category: Mapped[str] = mapped_column(String(24), nullable=False, index=True)
+    category: Mapped[str] = mapped_column(String(24), nullable=False, index=True,
+                                          info={"choices": CATEGORY})
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
     custodian_agency_id: Mapped[int | None] = mapped_column(
         ForeignKey("employment_agency.id"), index=True)
     party_cadre: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
-    residence_type: Mapped[str] = mapped_column(String(10), nullable=False, index=True)
+    residence_type: Mapped[str] = mapped_column(String(10), nullable=False, index=True,
+                                                info={"choices": RESIDENCE_TYPE})
     community_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     hukou_address: Mapped[str | None] = mapped_column(String(200))
     residence_address: Mapped[str | None] = mapped_column(String(200))
 
     family_status: Mapped[str] = mapped_column(String(20), nullable=False, default="none",
-                                               index=True)
+                                               index=True, info={"choices": FAMILY_STATUS})
     serious_illness: Mapped[str] = mapped_column(String(20), nullable=False, default="none",
-                                                 index=True)
+                                                 index=True, info={"choices": SERIOUS_ILLNESS})
     widowed_alone: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     health_notes: Mapped[str | None] = mapped_column(String(500))
@@ -143,7 +151,8 @@ class Retiree(ScopedMixin, Model):
                                                 index=True)
 
     management_state: Mapped[str] = mapped_column(String(20), nullable=False,
-                                                  default="employer_managed", index=True)
+                                                  default="employer_managed", index=True,
+                                                  info={"choices": MANAGEMENT_STATE})
     archive_transferred_on: Mapped[date | None] = mapped_column(Date)
     death_date: Mapped[date | None] = mapped_column(Date, index=True)
     death_cause: Mapped[str | None] = mapped_column(String(200))

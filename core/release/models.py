@@ -29,7 +29,8 @@ class ReleaseRequest(ScopedMixin, Model):
     recipient: Mapped[str] = mapped_column(String(200), nullable=False)
     fields: Mapped[str] = mapped_column(Text, nullable=False, default="")
     row_cap: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending",
+                                        info={"choices": STATUS})
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=datetime.now)
     decided_by: Mapped[str | None] = mapped_column(String(128))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)

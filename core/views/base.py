@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.scoping import unscoped
+from core.views.coded import coded_filters, coded_search_field, column_choices
 from core.views.filters import CheckedFilterConverter, CheckedFilters, RequestFilters
 from core.views.lookup import (
     FilterLookupText,
@@ -253,6 +254,8 @@ class ScopedModelView(RequestFilters, ModelView):
 
     page_size = 20
     search_filters: dict | None = None
+    # {column: {code: label}} searched by label, besides the columns' own ``info``.
+    coded_columns: dict[str, dict[str, str]] | None = None
     search_widget = KeptSearchWidget
 
     def _init_properties(self) -> None:
@@ -270,6 +273,27 @@ class ScopedModelView(RequestFilters, ModelView):
                 filters._search_filters[col] = custom + filters._search_filters.get(col, [])
                 filters._all_filters[col] = custom + filters._all_filters.get(col, [])
             self._filters = filters
+        self._install_coded_filters()
+
+    def _install_coded_filters(self) -> None:
+        """Coded columns (``info["choices"]`` or the view's ``coded_columns``) are searched
+        with a drop-down of their Chinese labels and filters that read a code or a label
+        (core.views.coded, issue 14 item 6), in place of FAB's text filters."""
+        model = self.datamodel.obj
+        coded = {col: choices for col in self.search_columns
+                 if (choices := (self.coded_columns or {}).get(col)
+                     or column_choices(model, col))}
+        if not coded:
+            return
+        filters = self._filters
+        filters._search_filters = dict(filters._search_filters)
+        filters._all_filters = dict(filters._all_filters)
+        for col, choices in coded.items():
+            kinds = coded_filters(col, self.datamodel, choices)
+            filters._search_filters[col] = filters._all_filters[col] = kinds
+        self.search_form_extra_fields = {
+            col: coded_search_field(self.label_columns.get(col, col), choices)
+            for col, choices in coded.items()} | (self.search_form_extra_fields or {})
 
     def _install_lookups(self) -> None:
         """References to a ``__lookup__`` model are chosen by typing (core.views.lookup):

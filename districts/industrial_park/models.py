@@ -102,7 +102,8 @@ class ParkAgreementVersion(ScopedMixin, Model):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("park_agreement.id"), nullable=False,
                                               index=True)
     version_no: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="draft")
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="draft",
+                                        info={"choices": VERSION_STATUS})
     basis: Mapped[str] = mapped_column(String(100), nullable=False, default=BASIS)
     revision_reason: Mapped[str | None] = mapped_column(String(300))
     # P1: party A as printed on this version (the unit may be renamed later).
@@ -165,10 +166,12 @@ class ParkAgreementDuty(ScopedMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("park_agreement_version.id"),
                                             nullable=False, index=True)
-    party: Mapped[str] = mapped_column(String(1), nullable=False)
+    party: Mapped[str] = mapped_column(String(1), nullable=False,
+                                       info={"choices": {"A": "甲方", "B": "乙方"}})
     item_no: Mapped[int] = mapped_column(Integer, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending",
+                                        info={"choices": DUTY_STATUS})
     done_on: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(String(300))
     updated_by: Mapped[str | None] = mapped_column(String(64))
@@ -204,7 +207,7 @@ class ParkAgreementOriginal(ScopedMixin, Model):
     version_id: Mapped[int] = mapped_column(ForeignKey("park_agreement_version.id"),
                                             nullable=False, index=True)
     copy_no: Mapped[int] = mapped_column(Integer, nullable=False)
-    holder: Mapped[str] = mapped_column(String(10), nullable=False)
+    holder: Mapped[str] = mapped_column(String(10), nullable=False, info={"choices": HOLDERS})
     filed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     delivered_on: Mapped[date | None] = mapped_column(Date)
     received_by: Mapped[str | None] = mapped_column(String(50))
@@ -240,7 +243,8 @@ class ParkResident(ScopedMixin, Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     district_id: Mapped[int] = mapped_column(ForeignKey("region.id"), nullable=False)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
-    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending",
+                                        info={"choices": RESIDENT_STATUS})
     listed_on: Mapped[date] = mapped_column(Date, nullable=False)
     assigned_on: Mapped[date | None] = mapped_column(Date)
     assigned_by: Mapped[str | None] = mapped_column(String(64))

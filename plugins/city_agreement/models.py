@@ -30,7 +30,8 @@ class CityAgreement(ScopedMixin, Model):
     document_no: Mapped[str] = mapped_column(String(50), unique=True, nullable=False)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False,
                                                index=True)
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="draft")
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="draft",
+                                        info={"choices": STATUS})
     signed_on: Mapped[date | None] = mapped_column(Date)
     party_a_representative: Mapped[str | None] = mapped_column(String(50))
     party_a_phone: Mapped[str | None] = mapped_column(String(30))

@@ -82,7 +82,7 @@ class FeeDue(ScopedMixin, Model):
     retiree_id: Mapped[int] = mapped_column(ForeignKey("retiree.id"), unique=True, nullable=False)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False,
                                                index=True)
-    trigger: Mapped[str] = mapped_column(String(20), nullable=False)
+    trigger: Mapped[str] = mapped_column(String(20), nullable=False, info={"choices": TRIGGERS})
     rate: Mapped[Decimal] = mapped_column(Money, nullable=False)
     years: Mapped[int] = mapped_column(Integer, nullable=False)
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
@@ -123,9 +123,11 @@ class FeePayment(CityScoped, Model):
     receipt_no: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False,
                                                index=True)
-    payer_kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    payer_kind: Mapped[str] = mapped_column(String(20), nullable=False,
+                                            info={"choices": PAYER_KINDS})
     payer_name: Mapped[str] = mapped_column(String(200), nullable=False)
-    funding_source: Mapped[str | None] = mapped_column(String(20))
+    funding_source: Mapped[str | None] = mapped_column(String(20),
+                                                       info={"choices": FUNDING_SOURCES})
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     paid_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     method: Mapped[str] = mapped_column(String(20), nullable=False, default="transfer")
@@ -191,7 +193,8 @@ class InstalmentPlan(CityScoped, Model):
     total: Mapped[Decimal] = mapped_column(Money, nullable=False)
     years: Mapped[int] = mapped_column(Integer, nullable=False)
     start_on: Mapped[date] = mapped_column(Date, nullable=False)
-    state: Mapped[str] = mapped_column(String(20), nullable=False, default="applied", index=True)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default="applied", index=True,
+                                       info={"choices": PLAN_STATES})
     approval_no: Mapped[str | None] = mapped_column(String(100))
     agreement_no: Mapped[str | None] = mapped_column(String(100))
     signed_on: Mapped[date | None] = mapped_column(Date)
@@ -308,7 +311,8 @@ class FundIncome(CityScoped, Model):
     __table_args__ = (CheckConstraint("amount > 0", name="ck_fee_fund_income_positive"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(20), nullable=False, index=True,
+                                        info={"choices": INCOME_SOURCES})
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     received_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     from_name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -334,12 +338,12 @@ class FundAllocation(ScopedMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("region.id"), nullable=False,
                                                  index=True)
-    purpose: Mapped[str] = mapped_column(String(20), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False, info={"choices": PURPOSES})
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     need: Mapped[str] = mapped_column(Text, nullable=False)
     retirees_managed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     state: Mapped[str] = mapped_column(String(20), nullable=False, default="requested",
-                                       index=True)
+                                       index=True, info={"choices": ALLOCATION_STATES})
     requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
     requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False,
                                                    default=datetime.now)
@@ -375,8 +379,8 @@ class FundBookEntry(ScopedMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("fee_fund_account.id"), nullable=False,
                                             index=True)
-    kind: Mapped[str] = mapped_column(String(10), nullable=False)
-    purpose: Mapped[str] = mapped_column(String(20), nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False, info={"choices": BOOK_KINDS})
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False, info={"choices": PURPOSES})
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     entry_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     allocation_id: Mapped[int | None] = mapped_column(ForeignKey("fee_fund_allocation.id"),

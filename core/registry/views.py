@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from datetime import date
 
@@ -33,6 +34,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from core.downloads import download_response, today_stamp
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.regions import Region
@@ -61,6 +63,7 @@ from core.views.base import (
     violation_text,
 )
 from core.views.filters import TextFilter
+from core.views.search import current_filters
 
 # --- search filters ----------------------------------------------------------------
 
@@ -72,8 +75,12 @@ class FilterNameOrInitials(TextFilter):
     arg_name = "ra_name"
 
     def condition(self, text: str):
-        return or_(Retiree.name.contains(text, autoescape=True),
-                   Retiree.name_initials.startswith(text.lower(), autoescape=True))
+        return name_or_initials(text)
+
+
+def name_or_initials(text: str):
+    return or_(Retiree.name.contains(text, autoescape=True),
+               Retiree.name_initials.startswith(text.lower(), autoescape=True))
 
 
 class FilterIdCard(BaseFilter):
@@ -126,6 +133,25 @@ class FilterVeryOld(BaseFilter):
         if str(value).strip() in ("否", "0", "n", "N", "false"):
             return query.filter(Retiree.birth_date > cutoff)
         return query.filter(Retiree.birth_date <= cutoff)
+
+
+_ID_CARD_TYPED = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
+_PERSONAL_NO_TYPED = re.compile(r"[0-9]{1,8}")
+
+
+def _find_by(text: str) -> tuple[str, type, str, object]:
+    """What the search box's ``text`` is: (search column, filter class, filter value,
+    condition on Retiree)."""
+    if _ID_CARD_TYPED.fullmatch(text):
+        try:
+            no = normalize_id_card_no(text)
+        except RuleViolation:
+            return "id_card_no", FilterIdCard, text, Retiree.id.is_(None)
+        return "id_card_no", FilterIdCard, no, Retiree.id_card_no == no
+    if _PERSONAL_NO_TYPED.fullmatch(text):
+        no = text.zfill(8)  # F4
+        return "personal_no", FilterEqual, no, Retiree.personal_no == no
+    return "name", FilterNameOrInitials, text, name_or_initials(text)
 
 
 # --- forms ---------------------------------------------------------------------------
@@ -518,7 +544,30 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         if not health_visible() and any(
                 c in key for key in request.args for c in HEALTH_COLUMNS):
             abort(403)
+        get_filter_args(self._filters)  # read again by FAB's list: its result is the same
+        g.ra_current_filters = current_filters(self._filters, self.label_columns)
         return super().list()
+
+    @expose("/find/")
+    @has_access
+    @permission_name("list")
+    def find(self):
+        """The navbar's search box (issue 14 item 9): a name (a part of it), pinyin
+        initials, a full ID number (exact only, issue 12) or a personal number with or
+        without its leading zeros (F4: ``100380`` is ``00100380``). One person in the
+        user's scope opens that person; otherwise the roster lists the matches under that
+        filter. The scoped session answers: someone outside the scope is not found, with
+        the same answer as someone who does not exist."""
+        text = (request.args.get("q") or "").strip()[:50]
+        if not text:
+            return redirect(url_for(".list"))
+        column, kind, value, condition = _find_by(text)
+        found = db.session.scalars(select(Retiree.id).where(condition).limit(2)).all()
+        if len(found) == 1:
+            return redirect(url_for(".show", pk=found[0]))
+        index = next(n for n, flt in enumerate(self._filters._all_filters[column])
+                     if isinstance(flt, kind))
+        return redirect(url_for(".list", **{f"_flt_{index}_{column}": value}))
 
     # --- lifecycle operations (A13, A16, A32) ------------------------------------------
     def _item(self, pk) -> Retiree:
@@ -589,10 +638,10 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
 
     # --- printing (F1, A13); PIPL: the full form is an unmask (issue #12 item 1) -------
     @staticmethod
-    def _pdf(data: bytes, filename: str) -> Response:
-        return Response(data, mimetype="application/pdf", headers={
-            "Content-Disposition": f"inline; filename={filename}",
-            "Cache-Control": "no-store"})
+    def _pdf(data: bytes, document: str, fallback: str, item: Retiree) -> Response:
+        return download_response(data, f"{document}-{item.name}-{item.personal_no}.pdf",
+                                 f"{fallback}-{item.personal_no}.pdf", "application/pdf",
+                                 inline=True)
 
     @expose("/print/<int:pk>")
     @has_access
@@ -602,7 +651,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         from core.registry.documents import registration_form_for
 
         item = self._item(pk)
-        return self._pdf(registration_form_for(item), f"registration-{item.personal_no}.pdf")
+        return self._pdf(registration_form_for(item), "基本信息登记表", "registration", item)
 
     @expose("/print-full/<int:pk>", methods=["GET", "POST"])
     @has_access
@@ -627,7 +676,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
             record("person.print_full", object_type="Retiree", object_id=pk,
                    detail={"reason": form.reason.data.strip(), "health": health})
             return self._pdf(registration_form_for(item, full=True, health=health),
-                             f"registration-full-{item.personal_no}.pdf")
+                             "基本信息登记表（完整）", "registration-full", item)
         for errors in form.errors.values():
             for message in errors:
                 flash(message, "danger")
@@ -641,7 +690,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         from core.registry.documents import contact_card_for
 
         item = self._item(pk)
-        return self._pdf(contact_card_for(item), f"card-{item.personal_no}.pdf")
+        return self._pdf(contact_card_for(item), "联系卡", "card", item)
 
     # --- 更正证件号/电话: the only way the screens change these numbers (issue #12) ---
     @expose("/correct/<int:pk>", methods=["GET", "POST"])
@@ -728,7 +777,8 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         count = export_retirees(query, path, watermark=req and watermark(req, actor_name()),
                                 **options)
         record_release(req, count, "Retiree")
-        response = send_temporary(path, "retirees.xlsx")
+        response = send_temporary(path, f"退休人员名册-{today_stamp()}.xlsx",
+                                  f"retirees-{today_stamp()}.xlsx")
         response.headers["X-Row-Count"] = str(count)
         return response
 

@@ -205,3 +205,29 @@ def test_blank_search_opens_the_roster(client_for):
 def test_name_initials_filled_on_create(app, client_for, people):
     with app.app_context(), unscoped():
         assert db.session.get(Retiree, people["王建国"]).name_initials == "wjg"
+
+
+def test_migration_backfills_missing_and_stale_initials(app, people):
+    """0011 recomputes ``name_initials`` where it is empty or wrong, and only there."""
+    import importlib.util
+    from pathlib import Path
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    import migrations
+
+    path = Path(migrations.__file__).parent / "versions" / "0011_retiree_name_initials.py"
+    spec = importlib.util.spec_from_file_location("backfill_0011", path)
+    backfill = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backfill)
+    _set(app, people["王建国"], name_initials="")
+    _set(app, people["王建华"], name_initials="xx")
+    with app.app_context():
+        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            backfill.upgrade()
+        with unscoped():
+            db.session.expire_all()
+            assert {pk: db.session.get(Retiree, pk).name_initials for pk in people.values()} \
+                == {people["王建国"]: "wjg", people["王建华"]: "wjh", people["李四3"]: "ls",
+                    people["王建民"]: "wjm"}

@@ -231,3 +231,19 @@ def test_migration_backfills_missing_and_stale_initials(app, people):
             assert {pk: db.session.get(Retiree, pk).name_initials for pk in people.values()} \
                 == {people["王建国"]: "wjg", people["王建华"]: "wjh", people["李四3"]: "ls",
                     people["王建民"]: "wjm"}
+
+
+def test_name_initials_filled_by_the_import(app, import_file):
+    """The bulk import builds each row through the service, which sets the initials."""
+    from sqlalchemy import select
+
+    from core.registry import exchange
+    from core.registry.validators import name_initials
+
+    path, _ = import_file(20)
+    with app.app_context():
+        exchange.import_retirees(db.session, str(path), "importer")
+        with unscoped():
+            pairs = db.session.execute(select(Retiree.name, Retiree.name_initials)).all()
+    assert len(pairs) == 20
+    assert all(initials and initials == name_initials(name) for name, initials in pairs)

@@ -391,6 +391,8 @@ class RetireeHistoryView(ScopedModelView):
     # Issue 12: no filter or ordering on the stored values, which hold health data (a
     # filter on them would answer what the labels hide).
     search_columns = ["at", "actor", "action", "field", "reason"]
+    coded_columns = {"action": HISTORY_ACTIONS,
+                     "field": {f: HISTORY_FIELDS[f] for f in service.TRACKED}}
     order_columns = ["at", "actor", "action", "field"]
     label_columns = {"at": "时间", "actor": "操作人", "action": "业务", "field": "字段",
                      "old_label": "原值", "new_label": "新值", "reason": "原因",

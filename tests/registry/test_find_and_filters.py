@@ -247,3 +247,21 @@ def test_name_initials_filled_by_the_import(app, import_file):
             pairs = db.session.execute(select(Retiree.name, Retiree.name_initials)).all()
     assert len(pairs) == 20
     assert all(initials and initials == name_initials(name) for name, initials in pairs)
+
+
+def test_history_list_filters_the_business_by_its_label(client_for, people):
+    """A view names coded columns of its own (``coded_columns``): 业务 of the history."""
+    clerk = client_for("c_cl11")
+    page = _decoded(clerk.get("/retireehistoryview/list/"))
+    assert '<option value="create">登记</option>' in page
+    assert '<option value="management_state">管理状态</option>' in page
+
+    def rows(query: str) -> int:
+        page = clerk.get(f"/retireehistoryview/list/?{query}").get_data(as_text=True)
+        return len(set(re.findall(r"/retireehistoryview/show/(\d+)", page)))
+
+    everything = rows("")
+    assert everything > 0
+    assert rows("_flt_0_action=登记") == rows("_flt_0_action=create") > 0
+    assert rows("_flt_0_action=迁移") == 0
+    assert rows("_flt_1_action=登记") == everything - rows("_flt_0_action=登记")

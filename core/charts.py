@@ -29,12 +29,18 @@ class ChartData:
 
     A series may carry ``"lists"``: for each number, the URL of the list that shows exactly
     the records counted (or None); a click on that bar opens it unless ``links`` names a
-    drill-down for the category. ``note`` is a one-line remark shown under the title."""
+    drill-down for the category. ``note`` is a one-line remark shown under the title and
+    printed with the chart; ``hint`` tells the user on screen what a click does and is left
+    out of the PNG and PDF exports (issue #14 item 20).
+
+    A series may carry ``"unit"``, the counting word of its numbers (人 unless given:
+    期 for instalments, 元 for money); tooltips and labels use it."""
 
     categories: list[str]
     series: list[dict]  # [{"name": "人数", "data": [1, 2, …], "lists": [url, …]}, …]
     links: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    hint: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,102 @@ from core.regions import Region
 from core.registry.models import EmploymentAgency, Enterprise, Retiree
 from core.registry.validators import name_initials
 
-STREET_NAMES = ["双塔", "平江", "观前", "石路", "金阊", "留园", "虎丘", "狮山", "枫桥", "横塘",
-                "娄门", "桃花坞", "彩香", "三元", "南环", "葑门", "沧浪", "胥江", "吴门", "白洋湾",
-                "长桥", "越溪", "郭巷", "元和", "黄桥", "娄葑", "斜塘", "唯亭", "苏锦", "城北"]
-COMMUNITY_NAMES = ["东园", "西街", "南苑", "北园", "新村", "花园", "景苑", "桂花", "阳光", "滨河",
-                   "朝阳", "文庙", "书院", "梅亭", "竹辉", "葑溪", "盘溪", "杨枝", "新沧浪", "府前",
-                   "钟楼", "齐门", "仓街", "百花洲", "三香", "友联", "枫津", "何山", "龙华", "康佳"]
+# Issue #14 item 23: each district's real streets (the district layout the region tree
+# uses: 沧浪、平江、金阊 as before their 2012 merger into 姑苏区), and for each street
+# community names a Suzhou clerk knows. No community name repeats in the city.
+DISTRICT_STREETS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "沧浪区": [("双塔街道", ("定慧寺", "滚绣坊", "二郎巷", "竹辉")),
+              ("南门街道", ("南门", "盘溪", "新沧浪", "大龙港")),
+              ("胥江街道", ("胥江", "万年桥", "百花洲", "泰让桥")),
+              ("吴门桥街道", ("吴门桥", "杨枝", "裕新", "觅渡")),
+              ("葑门街道", ("葑溪", "十全街", "凤凰街", "南园")),
+              ("友新街道", ("友新", "新郭", "龙华", "梅亭"))],
+    "平江区": [("观前街道", ("北局", "碧凤坊", "大儒巷", "醋库巷")),
+              ("平江街道", ("仓街", "中张家巷", "菉葭巷", "钮家巷")),
+              ("苏锦街道", ("苏锦", "齐门", "锦华苑", "城北")),
+              ("娄门街道", ("娄门", "东园", "潘儒巷", "北园")),
+              ("桃花坞街道", ("桃花坞", "西大营门", "廖家巷", "双荷花池"))],
+    "金阊区": [("石路街道", ("石路", "阊门", "西中市", "吊桥")),
+              ("彩香街道", ("彩香", "三香", "盘胥", "沧浪新城")),
+              ("留园街道", ("留园", "西园", "虎阜", "山塘")),
+              ("白洋湾街道", ("白洋湾", "金阊新城", "珠江", "虹桥"))],
+    "虎丘区": [("狮山街道", ("狮山", "玉山", "何山", "塔园")),
+              ("枫桥街道", ("枫桥", "寒山", "马涧", "金山")),
+              ("横塘街道", ("横塘", "新升", "晋源", "竹园"))],
+    "高新区": [("浒墅关街道", ("浒墅关", "青灯", "华通", "阳山")),
+              ("通安街道", ("通安", "树山", "华金", "金墅")),
+              ("东渚街道", ("东渚", "龙景", "东欣", "镇湖"))],
+    "吴中区": [("长桥街道", ("宝带", "龙西", "新家", "溪苑")),
+              ("越溪街道", ("越溪", "旺山", "吴山", "珠村")),
+              ("郭巷街道", ("郭巷", "尹山湖", "淞南", "官浦")),
+              ("城南街道", ("城南", "碧波", "石湖", "东吴"))],
+    "相城区": [("元和街道", ("元和", "御窑", "活力岛", "朱泾")),
+              ("太平街道", ("太平", "莲港", "沈桥", "旺巷")),
+              ("黄桥街道", ("黄桥", "生田", "方浜", "占上")),
+              ("北桥街道", ("北桥", "灵峰", "漕湖", "庄基"))],
+    "工业园区": [("娄葑街道", ("金鸡湖", "东港", "葑谊", "独墅湖")),
+                ("斜塘街道", ("斜塘", "星港", "莲花", "淞泽")),
+                ("唯亭街道", ("唯亭", "青剑湖", "亭南", "夷亭")),
+                ("胜浦街道", ("胜浦", "浪花苑", "金苑", "滨江"))],
+}
+# The roads of each district, for addresses of local residents and communities.
+DISTRICT_ROADS = {
+    "沧浪区": ("人民路", "十全街", "凤凰街", "竹辉路", "南环东路", "友新路", "三元路", "干将西路"),
+    "平江区": ("平江路", "临顿路", "干将东路", "白塔东路", "齐门路", "东环路", "北园路"),
+    "金阊区": ("景德路", "石路", "广济路", "留园路", "金门路", "西环路", "白洋湾路"),
+    "虎丘区": ("狮山路", "长江路", "塔园路", "玉山路", "运河路", "金山路"),
+    "高新区": ("珠江路", "嵩山路", "华山路", "太湖大道", "浒墅关大街"),
+    "吴中区": ("宝带西路", "东吴北路", "越溪路", "苏蠡路", "吴中大道", "郭巷路"),
+    "相城区": ("相城大道", "阳澄湖西路", "御窑路", "太平路", "春申湖路", "华元路"),
+    "工业园区": ("星湖街", "现代大道", "金鸡湖大道", "唯亭大街", "苏虹中路", "钟园路"),
+}
+# Given names of the generation now retired, by sex; surnames common in Suzhou.
+SURNAMES = ("陈", "张", "王", "李", "周", "顾", "陆", "沈", "吴", "徐", "朱", "钱", "蒋", "潘",
+            "孙", "金", "杨", "许", "姚", "范", "汤", "葛", "邹", "冯", "华", "叶", "倪", "俞")
+MALE_GIVEN = ("建国", "国强", "志明", "卫东", "建华", "伟", "勇", "军", "明", "强", "荣根",
+              "金根", "福林", "德兴", "国平", "永康", "根宝", "宏伟", "文彬", "海林", "建平",
+              "志刚", "振华", "庆生", "阿大", "国良", "兴元", "耀明", "宝林", "正荣", "家骏",
+              "洪涛", "卫国", "建新", "云龙")
+FEMALE_GIVEN = ("秀英", "桂英", "玉兰", "凤英", "美华", "丽娟", "雪芳", "素珍", "月娥",
+                "金妹", "彩娟", "琴", "芳", "敏", "红", "惠芬", "秀珍", "菊英", "兰英", "阿珍",
+                "小妹", "月芳", "美英", "佩华", "雅琴", "亚萍", "丽华", "国芬", "根娣",
+                "凤娟", "慧敏", "建英", "惠珍", "巧英", "水娟")
+# Former state enterprises and the companies that took them over (F3), with their
+# authority; the successors are the active insured units.
+STATE_ENTERPRISES = [
+    ("苏州第一光学仪器厂", "苏州光学仪器有限公司", "市工投公司"),
+    ("苏州电扇总厂", "苏州长城电器有限公司", "市轻工业局"),
+    ("苏州电视机厂", "苏州孔雀电器集团有限公司", "市工投公司"),
+    ("苏州电冰箱厂", "苏州香雪海电器有限公司", "市轻工业局"),
+    ("苏州第一丝厂", "苏州丝绸集团有限公司", "市纺织工业局"),
+    ("苏州振亚丝织厂", "苏州振亚丝绸有限公司", "市纺织工业局"),
+    ("苏州东吴丝织厂", "苏州东吴丝绸有限公司", "市纺织工业局"),
+    ("苏州第一棉纺织厂", "苏州苏纶纺织有限公司", "市纺织工业局"),
+    ("苏州长风机械总厂", "苏州长风机械有限公司", "创元集团"),
+    ("苏州砂轮厂", "苏州远东砂轮有限公司", "创元集团"),
+    ("苏州开关厂", "苏州电器开关有限公司", "创元集团"),
+    ("苏州电缆厂", "苏州电缆有限公司", "市工投公司"),
+    ("苏州钢铁厂", "苏州苏钢集团有限公司", "市工投公司"),
+    ("苏州第二制药厂", "苏州第二制药有限公司", "市工投公司"),
+    ("苏州搪瓷厂", "苏州搪瓷有限公司", "市轻工业局"),
+    ("苏州手表总厂", "苏州手表有限公司", "市轻工业局"),
+    ("苏州刺绣厂", "苏州刺绣研究所有限公司", "市轻工业局"),
+    ("苏州第一百货商店", "苏州人民商场股份有限公司", "市商业局"),
+    ("苏州市粮油供应公司", "苏州市粮食集团有限责任公司", "市粮食局"),
+    ("苏州市汽车运输公司", "苏州汽车客运集团有限公司", "市交通局"),
+    ("苏州市第一建筑工程公司", "苏州第一建筑集团有限公司", "市建设局"),
+    ("苏州红叶造纸厂", "苏州红叶纸业有限公司", "市轻工业局"),
+    ("苏州无线电厂", "苏州无线电有限公司", "市工投公司"),
+    ("苏州阀门厂", "苏州纽威阀门有限公司", "创元集团"),
+    ("苏州啤酒厂", "苏州啤酒有限公司", "市轻工业局"),
+    ("苏州第二毛纺织厂", "苏州毛纺织有限公司", "市纺织工业局"),
+    ("苏州化工厂", "苏州化工有限公司", "市工投公司"),
+    ("苏州印刷厂", "苏州印刷总厂有限公司", "市轻工业局"),
+    # Registered in the Industrial Park (P1): town enterprises of 娄葑 and 唯亭.
+    ("娄葑乡纺织厂", "苏州工业园区娄葑纺织有限公司", "市纺织工业局"),
+    ("唯亭镇农机厂", "苏州工业园区唯亭机械有限公司", "市工投公司"),
+]
+PARK_ENTERPRISES = ("苏州工业园区娄葑纺织有限公司", "苏州工业园区唯亭机械有限公司")
 INDUSTRY_AUTHORITIES = ["市工投公司", "创元集团", "市纺织工业局", "市轻工业局", "市商业局",
                         "市建设局", "市交通局", "市粮食局"]
 AGENCIES = [("JY001", "苏州市劳动就业管理服务中心"), ("JY002", "沧浪区就业管理服务所"),
@@ -51,52 +141,87 @@ def _initials(name: str) -> str:
 
 
 def build_regions(rng: random.Random) -> list[Region]:
-    """Streets (3 per district) and communities (3–4 per street) under each district."""
+    """Three of each district's real streets (DISTRICT_STREETS) and three or four of
+    each street's communities, with a phone and an address on the district's roads."""
     districts = db.session.execute(
         select(Region).where(Region.level == "district").order_by(Region.code)).scalars().all()
-    names = iter(rng.sample(STREET_NAMES, len(STREET_NAMES)))
     for d in districts:
         if any(c.level == "street" for c in d.children):
             continue
-        for s in range(1, 4):
-            street = Region(code=f"{d.code}{s:03d}", name=f"{next(names, f'第{s}')}街道",
-                            level="street", parent=d, phone=f"0512-6{rng.randint(1000000, 9999999)}")
+        table = DISTRICT_STREETS.get(d.name) or [
+            (f"{d.name}第{n}街道", tuple(f"{d.name}{n}-{m}" for m in range(1, 5)))
+            for n in range(1, 4)]
+        roads = DISTRICT_ROADS.get(d.name, ("人民路",))
+        chosen = sorted(rng.sample(range(len(table)), min(3, len(table))))
+        for s, index in enumerate(chosen, start=1):
+            street_name, community_names = table[index]
+            street = Region(code=f"{d.code}{s:03d}", name=street_name, level="street",
+                            parent=d, phone=f"0512-6{rng.randint(1000000, 9999999)}")
             db.session.add(street)
-            for c, cname in enumerate(rng.sample(COMMUNITY_NAMES, rng.randint(3, 4)), start=1):
+            for c, cname in enumerate(community_names[:rng.randint(3, 4)], start=1):
                 db.session.add(Region(
                     code=f"{street.code}{c:03d}", name=f"{cname}社区", level="community",
                     parent=street, phone=f"0512-6{rng.randint(1000000, 9999999)}",
-                    address=f"{d.name}{street.name}{cname}路{rng.randint(1, 300)}号"))
+                    address=f"苏州市{d.name}{rng.choice(roads)}{rng.randint(1, 300)}号"))
     db.session.flush()
     return db.session.execute(
         select(Region).where(Region.level == "community").order_by(Region.code)).scalars().all()
 
 
 def build_organisations(fake: Faker, rng: random.Random) -> tuple[list[int], list[int]]:
+    """STATE_ENTERPRISES: each former state enterprise (closed, bankrupt or restructured)
+    with the company that took it over (active, F3); every other successor registered in
+    a district in turn, the Park's in the Park (P1), the rest city-wide."""
     if db.session.scalar(select(func.count()).select_from(Enterprise)) == 0:
-        # Every other unit registered in a district, in turn (the district centre changes
-        # those, the city centre all); the rest city-wide. No draw: the data stays as seeded.
-        districts = db.session.execute(select(Region.id).where(Region.level == "district")
+        districts = db.session.execute(select(Region).where(Region.level == "district")
                                        .order_by(Region.code)).scalars().all()
+        park = next((d for d in districts if d.name == "工业园区"), None)
+        others = [d for d in districts if d is not park]
         enterprises = []
-        for i in range(1, 61):
-            e = Enterprise(unit_no=f"{320500000 + i}", name=fake.unique.company(),
-                           industry_authority=rng.choice(INDUSTRY_AUTHORITIES), status="active",
-                           phone=fake.phone_number(), address=fake.address()[:60],
-                           district_id=districts[i // 2 % len(districts)] if i % 2 else None)
-            e.gongtou_group = e.industry_authority in ("市工投公司", "创元集团")
-            enterprises.append(e)
+        for i, (old_name, new_name, authority) in enumerate(STATE_ENTERPRISES):
+            if new_name in PARK_ENTERPRISES and park is not None:
+                district = park
+            else:
+                district = others[i % len(others)] if i % 2 == 0 else None
+            where = district.name if district is not None else "沧浪区"
+            roads = DISTRICT_ROADS.get(where, ("人民路",))
+            successor = Enterprise(
+                unit_no=f"{320500001 + 2 * i}", name=new_name, industry_authority=authority,
+                status="active", phone=f"0512-6{rng.randint(1000000, 9999999)}",
+                address=f"苏州市{where}{rng.choice(roads)}{rng.randint(1, 500)}号",
+                district_id=district.id if district is not None else None)
+            former = Enterprise(
+                unit_no=f"{320500002 + 2 * i}", name=old_name, industry_authority=authority,
+                status=("closed", "bankrupt", "restructured")[i % 3], successor=successor,
+                phone=successor.phone, address=successor.address,
+                district_id=successor.district_id)
+            for e in (successor, former):
+                e.gongtou_group = authority in ("市工投公司", "创元集团")
+                enterprises.append(e)
         db.session.add_all(enterprises)
-        db.session.flush()
-        for e in enterprises[50:]:  # F3: closed or bankrupt units with successors
-            e.status = rng.choice(["bankrupt", "closed", "restructured"])
-            e.successor = rng.choice(enterprises[:50])
         for code, name in AGENCIES:
-            db.session.add(EmploymentAgency(code=code, name=name, phone=fake.phone_number()))
+            db.session.add(EmploymentAgency(code=code, name=name,
+                                            phone=f"0512-6{rng.randint(1000000, 9999999)}"))
         db.session.flush()
     ents = db.session.execute(select(Enterprise.id)).scalars().all()
     agencies = db.session.execute(select(EmploymentAgency.id)).scalars().all()
     return ents, agencies
+
+
+def _people(rng: random.Random, given: tuple[str, ...], n: int) -> list[str]:
+    return [rng.choice(SURNAMES) + rng.choice(given) for _ in range(n)]
+
+
+def _homes(communities: list[Region]) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """Per community: the address prefix of its residents and its district's roads."""
+    out = {}
+    for c in communities:
+        street = c.parent
+        district = street.parent if street is not None else None
+        name = district.name if district is not None else ""
+        out[c.id] = (f"苏州市{name}{street.name if street is not None else ''}",
+                     DISTRICT_ROADS.get(name, ("人民路",)))
+    return out
 
 
 def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
@@ -106,10 +231,19 @@ def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
     fake.seed_instance(seed)
     rng = random.Random(seed)
     # Pools keep Faker out of the per-row cost (a million rows in minutes, not an hour).
-    males = [fake.name_male() for _ in range(3000)]
-    females = [fake.name_female() for _ in range(3000)]
+    # Given names match the sex (issue #14 item 23); local residents live in Suzhou, on
+    # their district's roads; outside residents anywhere.
+    males = _people(rng, MALE_GIVEN, 3000)
+    females = _people(rng, FEMALE_GIVEN, 3000)
     anyone = males + females
     addresses = [fake.address()[:60] for _ in range(5000)]
+    homes = _homes(communities)
+
+    def home(community: Region) -> str:
+        prefix, roads = homes[community.id]
+        return (f"{prefix}{rng.choice(roads)}{rng.randint(1, 400)}号"
+                f"{rng.randint(1, 30)}幢{rng.randint(1, 6)}0{rng.randint(1, 4)}室")
+
     pooling = set(current_app.config["POOLING_AREA_CODES"])
     local = [c for c in communities if c.code[:6] in pooling] or communities
     today, now = date.today(), datetime.now()
@@ -150,7 +284,8 @@ def retiree_rows(n: int, seed: int, communities: list[Region], city_path: str,
             "residence_type": "outside" if outside else "local",
             "community_id": community.id if community else None,
             "region_path": community.region_path if community else city_path,
-            "hukou_address": rng.choice(addresses), "residence_address": rng.choice(addresses),
+            "hukou_address": home(community) if community else rng.choice(addresses),
+            "residence_address": home(community) if community else rng.choice(addresses),
             "family_status": rng.choices(["none", "extreme_poverty", "minimum_living"],
                                          [92, 3, 5])[0],
             "serious_illness": rng.choices(["none", "mental", "tumour", "uraemia",

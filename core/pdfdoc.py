@@ -69,19 +69,23 @@ class Document:
         self._text(("　　" if indent else "") + text, pt, Align.L, bold, 0.58)
         self.pdf.ln(1)
 
-    def columns(self, rows: list[tuple[str, str]], pt: float = 10.5) -> None:
-        """Two columns (party A left, party B right), kept together on one page."""
+    def columns(self, rows: list[tuple[str, str]], pt: float = 10.5,
+                space: dict[int, float] | None = None) -> None:
+        """Two columns (party A left, party B right), kept together on one page;
+        ``space`` leaves empty room (mm) after the given rows, e.g. for a stamp."""
         pdf = self.pdf
+        space = space or {}
         half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2
-        if pdf.get_y() + len(rows) * (pt * 0.75 + 1.5) > pdf.h - pdf.b_margin:
+        if pdf.get_y() + len(rows) * (pt * 0.75 + 1.5) + sum(space.values()) > \
+                pdf.h - pdf.b_margin:
             pdf.add_page()
-        for left, right in rows:
+        for i, (left, right) in enumerate(rows):
             y = pdf.get_y()
             self._text(left, pt, Align.L, False, 0.75, half - 3)
             bottom = pdf.get_y()
             pdf.set_xy(pdf.l_margin + half, y)
             self._text(right, pt, Align.L, False, 0.75, half)
-            pdf.set_y(max(bottom, pdf.get_y()) + 1.5)
+            pdf.set_y(max(bottom, pdf.get_y()) + 1.5 + space.get(i, 0))
 
     def output(self) -> bytes:
         return bytes(self.pdf.output())

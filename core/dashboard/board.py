@@ -162,7 +162,7 @@ def compute(session, board: Board, only: str | None = None) -> Board:
         entry = {"key": key, "title": spec.title, "kind": spec.kind,
                  "description": spec.description, "wide": spec.wide,
                  "plugin": plugins.plugins[plugin].info.title if plugin else None,
-                 "categories": [], "series": [], "links": {}, "note": "", "error": None}
+                 "categories": [], "series": [], "links": {}, "note": "", "hint": "", "error": None}
         if plugin is None:
             data, problem = core_data[spec.key], None
         else:
@@ -178,7 +178,7 @@ def compute(session, board: Board, only: str | None = None) -> Board:
             entry["error"] = problem
         else:
             entry.update(categories=list(data.categories), series=[dict(s) for s in data.series],
-                         links=dict(data.links), note=data.note)
+                         links=dict(data.links), note=data.note, hint=data.hint)
         args = {"chart": key, **board.query_args()}
         entry["xlsx"] = url_for("DashboardView.xlsx", **args)
         board.charts.append(entry)

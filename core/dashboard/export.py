@@ -1,5 +1,5 @@
 """The dashboard as files: each chart's numbers as xlsx (with a native Excel chart), and a
-one-page A4 summary PDF for meetings, its bars drawn with fpdf2's primitives in the
+A4 summary PDF for meetings (one page unless the charts' groups need more), its bars drawn with fpdf2's primitives in the
 embedded Chinese font of the printed forms. Every row of the xlsx goes through
 ``core.xlsx.safe_row``: category and series names are region and enterprise names, typed
 by users (issue #12 item 19)."""
@@ -132,8 +132,28 @@ def workbook(board: Board, only: str | None = None) -> bytes:
 _FAMILY = "cjk"
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 10.0
 GAP = 5.0
-MAX_CHARTS = 10
-MAX_COLUMNS = 24
+MAX_COLUMNS = 24  # a longer time series is drawn as rows of bars, every month shown
+ROW_H = 3.4  # the least height of a group's row of bars
+LEGEND_H = 4.5
+FOOTER = 6.0
+MIN_CELL = 40.0
+
+
+def _rows(chart: dict) -> list[tuple[str, list]]:
+    """Every group of the chart: (category, its numbers in each series)."""
+    series = chart.get("series") or []
+    return [(c, [s["data"][i] or 0 for s in series])
+            for i, c in enumerate(chart.get("categories") or [])]
+
+
+def _needed(chart: dict, n_rows: int) -> float:
+    """The height a chart's box needs to draw ``n_rows`` groups as rows of bars."""
+    if chart.get("error") or not chart.get("series"):
+        return 17.0
+    if chart["kind"] == "line" and len(chart["categories"]) <= MAX_COLUMNS:
+        return 0.0 if n_rows == 0 else 30.0
+    legend = LEGEND_H if len(chart["series"]) > 1 else 0.0
+    return 12.0 + legend + n_rows * ROW_H
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -206,9 +226,12 @@ class _Summary:
             self.text(x + 2, y + 7, w - 4, 8, f"{card['value']:,}", 15, "C", (33, 66, 140))
         return y + 17 + GAP
 
-    def chart(self, chart: dict, x: float, y: float, w: float, h: float) -> None:
+    def chart(self, chart: dict, x: float, y: float, w: float, h: float,
+              rows: list | None = None, continued: bool = False) -> None:
+        """One chart in the box (x, y, w, h): all of ``rows`` (default: every group of the
+        chart), each drawn; ``continued`` marks the part of a chart carried onto a new page."""
         self.box(x, y, w, h)
-        self.text(x + 2, y + 1.2, w - 4, 5, chart["title"], 9.5)
+        self.text(x + 2, y + 1.2, w - 4, 5, chart["title"] + ("（续）" if continued else ""), 9.5)
         note = chart.get("note") or ""
         if chart.get("plugin"):
             note = f"插件：{chart['plugin']}　{note}"
@@ -217,8 +240,9 @@ class _Summary:
         if chart.get("error"):
             self.text(x + 2, top, w - 4, 5, f"无法计算：{chart['error']}", 8, color=(200, 0, 0))
             return
-        series, cats = chart["series"], list(chart["categories"])
-        if not cats or not series:
+        series = chart["series"]
+        rows = _rows(chart) if rows is None else rows
+        if not rows or not series:
             self.text(x + 2, top, w - 4, 5, "无数据", 8, color=(110, 110, 110))
             return
         if len(series) > 1:
@@ -228,32 +252,16 @@ class _Summary:
                 self.text(lx + 3.2, top, 30, 4, s.get("name", ""), 6.5)
                 self.pdf.set_font_size(6.5)
                 lx += 6 + self.pdf.get_string_width(s.get("name", ""))
-            top += 4.5
-        rows = [(c, [s["data"][i] or 0 for s in series]) for i, c in enumerate(cats)]
+            top += LEGEND_H
         bottom = y + h - 1.5
-        if chart["kind"] == "line":
-            if len(rows) > MAX_COLUMNS:  # a long time series: the latest, the rest summed
-                left, rows = rows[:-MAX_COLUMNS], rows[-MAX_COLUMNS:]
-                self.text(x + w / 2, top - 4.5, w / 2 - 2, 4, f"此前{len(left)}项合计：" + " / ".join(
-                    f"{sum(v[j] for _, v in left):,}" for j in range(len(series))), 6, "R",
-                    (90, 90, 90))
+        if chart["kind"] == "line" and len(_rows(chart)) <= MAX_COLUMNS:
             self._columns(rows, series, x, top, w, bottom - top)
             return
-        room = max(int((bottom - top) // 3.4), 2)
-        rest = None
-        if len(rows) > room:
-            # The rows that do not fit are summed in a line of text, not drawn as a bar.
-            left = rows[room - 1:]
-            rows = rows[:room - 1]
-            rest = (f"其余{len(left)}项合计：" + " / ".join(
-                f"{sum(v[j] for _, v in left):,}" for j in range(len(series))))
-        row_h = min(5.0, (bottom - top) / (len(rows) + (rest is not None)))
+        row_h = min(5.0, (bottom - top) / len(rows))
         if chart["kind"] == "pyramid" and len(series) == 2:
             self._pyramid(rows, series, x, top, w, row_h)
         else:
             self._bars(rows, series, x, top, w, row_h)
-        if rest:
-            self.text(x + 2, top + len(rows) * row_h, w - 4, row_h, rest, 6.5, color=(90, 90, 90))
 
     def _bars(self, rows, series, x, top, w, row_h) -> None:
         label_w, value_w = 24.0, 10.0
@@ -319,28 +327,51 @@ class _Summary:
             self.text(mid + label_w / 2 + rw + 0.5, ry, 9, row_h, f"{right:,}", 6)
 
     def charts(self, charts: list[dict], y: float) -> None:
-        shown = charts[:MAX_CHARTS]
-        rows = (len(shown) + 1) // 2
-        footer = 6.0
-        h = min(62.0, (PAGE_H - MARGIN - footer - y - GAP * (rows - 1)) / max(rows, 1))
+        """Every chart with every group (issue #14 item 20): two to a row while their
+        groups fit a cell; a chart with more groups takes the full width and the height
+        its groups need, carried on over as many pages as it takes."""
+        bottom = PAGE_H - MARGIN - FOOTER
+        pairs = (len(charts) + 1) // 2
+        h = max(MIN_CELL, min(62.0, (bottom - y - GAP * (pairs - 1)) / max(pairs, 1)))
         w = (PAGE_W - 2 * MARGIN - GAP) / 2
-        for i, chart in enumerate(shown):
-            cx = MARGIN + (i % 2) * (w + GAP)
-            cy = y + (i // 2) * (h + GAP)
-            self.chart(chart, cx, cy, w, h)
-        left = len(charts) - len(shown)
+        column = 0
+        for chart in charts:
+            rows = _rows(chart)
+            if _needed(chart, len(rows)) <= h:
+                if column == 0 and y + h > bottom:
+                    y = self.new_page()
+                self.chart(chart, MARGIN + column * (w + GAP), y, w, h)
+                if column == 1:
+                    y += h + GAP
+                column = 1 - column
+                continue
+            if column == 1:
+                y, column = y + h + GAP, 0
+            part = 0
+            while rows:
+                fit = int((bottom - y - _needed(chart, 0)) // ROW_H)
+                if fit < min(len(rows), 3):
+                    y = self.new_page()
+                    continue
+                taken, rows = rows[:fit], rows[fit:]
+                height = _needed(chart, len(taken))
+                self.chart(chart, MARGIN, y, PAGE_W - 2 * MARGIN, height, taken, part > 0)
+                y, part = y + height + GAP, part + 1
         note = "数据口径：在册人员为单位管理和社区管理的退休人员；各数字与系统中人员名册的筛选结果一致。"
-        if left:
-            note += f"另有{left}个图表未列出，见 Excel 导出。"
-        self.text(MARGIN, PAGE_H - MARGIN - footer + 1, PAGE_W - 2 * MARGIN, 4, note, 6.5,
+        self.text(MARGIN, PAGE_H - MARGIN - FOOTER + 1, PAGE_W - 2 * MARGIN, 4, note, 6.5,
                   color=(110, 110, 110))
+
+    def new_page(self) -> float:
+        self.pdf.add_page()
+        return MARGIN
 
     def output(self) -> bytes:
         return bytes(self.pdf.output())
 
 
 def summary_pdf(board: Board, author: str) -> bytes:
-    """One A4 page: the filters, the number cards and every chart as bars."""
+    """A4: the filters, the number cards and every chart as bars, every group of every
+    chart drawn (more pages when they need them)."""
     doc = _Summary()
     y = doc.header(board, author)
     y = doc.cards(board.cards, y)

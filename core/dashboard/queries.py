@@ -282,7 +282,7 @@ def plan_region(p: Plan) -> Render:
             lists.append(list_url(direct))
         level = LEVEL_LABELS.get(children[0].level, "")
         return ChartData(names, [series(PEOPLE, numbers, lists)], links=links,
-                         note=f"按{level}；点击柱形进入下一级，社区的柱形打开人员名单")
+                         note=f"按{level}", hint="点击柱形进入下一级，社区的柱形打开人员名单")
     return render
 
 

@@ -144,7 +144,19 @@ class ParkAgreementVersion(ScopedMixin, Model):
 
     @property
     def status_label(self) -> str:
+        """A draft one party has signed says so: 待乙方签订（甲方已签订）."""
+        if self.status == "draft":
+            done = [p for p in ("a", "b") if self.party_signed(p)]
+            if len(done) == 1:
+                other = "乙方" if done == ["a"] else "甲方"
+                mine = "甲方" if done == ["a"] else "乙方"
+                return f"待{other}签订（{mine}已签订）"
         return VERSION_STATUS.get(self.status, self.status)
+
+    def party_signed(self, party: str) -> bool:
+        """P4: the party's representative signed and stamped, with phone and date."""
+        return all(getattr(self, f"party_{party}_{f}")
+                   for f in ("representative", "phone", "signed_on", "signed", "stamped"))
 
     def in_force_on(self, on: date) -> bool:
         """In force from its effective date until the day a newer version takes over."""

@@ -1,7 +1,7 @@
 """The printed Park agreement (P1–P4), following the original's structure: title, party
 A (insured unit, with unit number) and party B, the basis, party A's and party B's
-duties, the three originals, the revision clause, then each side's stamp, representative's
-signature, phone and date. One page per original, each labelled with its keeper.
+duties, the three originals, the revision clause, then each side's stamp (an empty space
+for the seal), representative, signature line, phone and date. One page per original, each labelled with its keeper.
 
 Drawn with core's flowing-text ``core.pdfdoc.Document``, so the text can
 be extracted.
@@ -19,15 +19,17 @@ from districts.industrial_park.texts import (
     TITLE,
 )
 
+# mm left empty under 签章: the round seal (about 42 mm) is pressed over this space and
+# the date below it, as on the paper original; the block still fits the page.
+STAMP_SPACE = 30.0
+
 
 def _party(version: ParkAgreementVersion, p: str) -> dict[str, str]:
     def get(field: str):
         return getattr(version, f"party_{p}_{field}")
 
-    marks = "、".join(label for field, label in (("stamped", "已盖章"), ("signed", "已签字"))
-                     if get(field))
-    return {"stamp": f"（{marks}）" if marks else "", "rep": get("representative") or "",
-            "phone": get("phone") or "", "date": cn_date(get("signed_on"))}
+    return {"rep": get("representative") or "", "phone": get("phone") or "",
+            "date": cn_date(get("signed_on"))}
 
 
 def agreement_pdf(version: ParkAgreementVersion) -> bytes:
@@ -55,11 +57,13 @@ def agreement_pdf(version: ParkAgreementVersion) -> bytes:
                 doc.para(f"{duty.item_no}、{duty.text}")
         doc.para(f"三、{ORIGINALS_CLAUSE}", indent=False)
         doc.para(f"四、{REVISION_CLAUSE}", indent=False)
-        doc.pdf.ln(5)
+        doc.pdf.ln(3)
+        # Issue #14 item 21: the stamp and the signature are put on paper by hand; the
+        # space for them stays empty, whatever the record says was done.
         doc.columns([
-            (f"甲方（签章）：{a['stamp']}", f"乙方（签章）：{b['stamp']}"),
-            (f"甲方代表签字：{a['rep']}", f"乙方代表签字：{b['rep']}"),
+            ("甲方（签章）：", "乙方（签章）："),
+            (f"甲方代表：{a['rep']}　签字：", f"乙方代表：{b['rep']}　签字："),
             (f"联系电话：{a['phone']}", f"联系电话：{b['phone']}"),
             (a["date"], b["date"]),
-        ])
+        ], space={0: STAMP_SPACE})
     return doc.output()

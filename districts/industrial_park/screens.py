@@ -2,13 +2,13 @@
 checklists and originals (P1–P4), and the service list of A45."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, url_for
+from flask import Response, abort, flash, g, redirect, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.downloads import download_response
@@ -94,7 +94,7 @@ class ParkAgreementDutyView(ScopedModelView):
     search_columns = ["version", "party", "status"]
     base_order = ("id", "asc")
     label_columns = LABELS
-    description_columns = {"text": "协议签订后条款不能修改（P4）",
+    description_columns = {"text": "协议签订后条款不能修改",
                            "done_on": "已落实时填写，默认当天"}
 
     def __init__(self, *args, **kwargs):
@@ -156,7 +156,8 @@ class ParkAgreementVersionView(ScopedModelView):
     base_order = ("id", "desc")
     label_columns = LABELS
     description_columns = {
-        "party_b_stamped": "双方代表签字、盖章并填写联系电话和日期后，本版本自较晚的签订日期起生效（P4）",
+        "party_a_stamped": "可先保存一方的签订情况；另一方签订后再填写",
+        "party_b_stamped": "双方代表签字、盖章并填写联系电话和日期后，本版本自较晚的签订日期起生效",
     }
     related_views = [ParkAgreementDutyView, ParkAgreementOriginalView]
     show_template = "park_version_show.html"
@@ -168,6 +169,9 @@ class ParkAgreementVersionView(ScopedModelView):
                                  validators=[Optional(), Length(max=100)]),
             "party_b_name": StringField(LABELS["party_b_name"], default=PARTY_B,
                                         validators=[Optional(), Length(max=100)]),
+            # Unticked is an answer (not signed yet): one party may sign first (P4).
+            **{f"party_{p}_{what}": BooleanField(LABELS[f"party_{p}_{what}"])
+               for p in ("a", "b") for what in ("signed", "stamped")},
         }
         super().__init__(*args, **kwargs)
 
@@ -206,7 +210,7 @@ class ParkAgreementView(ScopedModelView):
     search_columns = ["agreement_no", "enterprise"]
     base_order = ("id", "desc")
     label_columns = LABELS
-    description_columns = {"enterprise": "注册在工业园区的参保单位（P1）；保存后生成第1版，填写双方签订情况"}
+    description_columns = {"enterprise": "注册在工业园区的参保单位；保存后生成第1版，接着填写双方签订情况"}
     add_form_query_rel_fields = {"enterprise": [["id", FilterInFunction, park_enterprise_ids]]}
     related_views = [ParkAgreementVersionView]
     show_template = "park_agreement_show.html"
@@ -214,6 +218,34 @@ class ParkAgreementView(ScopedModelView):
     def prepare_item(self, item, is_new: bool) -> None:
         agreements.park_actor_check()
         agreements.prepare_agreement(db.session, item, actor_name())
+
+    def post_add(self, item) -> None:
+        g.ra_park_added = item.id
+
+    def post_add_redirect(self):
+        """Issue #14 item 21: a new agreement opens on its own page, where the next step
+        (填写签订情况 of its first version) is offered."""
+        pk = g.pop("ra_park_added", None)
+        if pk is None:
+            return super().post_add_redirect()
+        return redirect(url_for(".show", pk=pk))
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            kwargs["next_step"] = self._next_step(kwargs["pk"])
+        return super().render_template(template, **kwargs)
+
+    def _next_step(self, pk) -> dict | None:
+        """The version waiting for signatures and the link to fill them in, when the user
+        may do so."""
+        item = self.datamodel.get(pk)
+        latest = item.latest_version if item is not None else None
+        if latest is None or latest.status != "draft":
+            return None
+        if not self.appbuilder.sm.has_access("can_edit", "ParkAgreementVersionView"):
+            return None
+        return {"url": url_for("ParkAgreementVersionView.edit", pk=latest.id),
+                "label": f"第{latest.version_no}版{latest.status_label}"}
 
     @expose("/new-version/<int:pk>", methods=["GET", "POST"])
     @has_access

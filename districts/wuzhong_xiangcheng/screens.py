@@ -9,6 +9,7 @@ from sqlalchemy import select
 from core.errors import RuleViolation, RuleViolations
 from core.extensions import db
 from core.regions import Region
+from core.registry.models import Retiree
 from core.views.base import ScopedModelRestApi, ScopedModelView, actor_name, interface
 from districts.wuzhong_xiangcheng import DISTRICTS
 from districts.wuzhong_xiangcheng.models import MergerDate, MergerWorkItem
@@ -65,10 +66,16 @@ class MergerDateApi(ScopedModelRestApi):
 
 
 class MergerWorklistView(BaseView):
-    """A44: the worklist and its progress; building it changes no retiree."""
+    """A44: the worklist and its progress; building it changes no retiree.
+
+    Reading it is ``can_list`` (the supervisor's read-only set includes it, issue #14
+    item 21); building it is ``can_build``. The work itself — moving an outside resident
+    into a community of the district — is a move, done by whoever holds the person: the
+    city centre, since outside residents are registered at city level."""
 
     route_base = "/merger"
     default_view = "worklist"
+    method_permission_name = {"worklist": "list", "build": "build"}
 
     @expose("/worklist/")
     @has_access
@@ -76,7 +83,15 @@ class MergerWorklistView(BaseView):
         items = db.session.execute(
             select(MergerWorkItem).where(MergerWorkItem.status == "pending")
             .order_by(MergerWorkItem.id).limit(500)).scalars().all()
-        return self.render_template("wx_worklist.html", items=items, progress=progress())
+        sm = self.appbuilder.sm
+        movable: set[int] = set()
+        if sm.has_access("can_move", "RetireeModelView"):
+            # Only people in the user's own scope can be moved by them.
+            movable = set(db.session.scalars(select(Retiree.id).where(
+                Retiree.id.in_([i.retiree_id for i in items]))))
+        return self.render_template(
+            "wx_worklist.html", items=items, progress=progress(), movable=movable,
+            can_build=sm.has_access("can_build", self.class_permission_name))
 
     @expose("/worklist/build", methods=["POST"])
     @has_access

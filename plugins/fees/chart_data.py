@@ -45,8 +45,8 @@ def collected_vs_due(session, filters: ChartFilters | None = None) -> ChartData:
         Region.code.in_([code for code, _, _ in rows if code]))).all())
     return ChartData(
         categories=[names.get(code, code) if code else CITY_CENTRE for code, _, _ in rows],
-        series=[{"name": "应缴（元）", "data": [float(due or 0) for _, due, _ in rows]},
-                {"name": "已缴（元）", "data": [float(paid or 0) for _, _, paid in rows]}])
+        series=[{"name": "应缴（元）", "unit": "元", "data": [float(due or 0) for _, due, _ in rows]},
+                {"name": "已缴（元）", "unit": "元", "data": [float(paid or 0) for _, _, paid in rows]}])
 
 
 COMPLIANCE = ("已缴清", "逾期未缴", "未到期")
@@ -54,7 +54,8 @@ COMPLIANCE = ("已缴清", "逾期未缴", "未到期")
 
 def instalment_compliance(session, filters: ChartFilters | None = None) -> ChartData:
     """A36: instalments of plans in force or completed — paid, overdue, not yet due.
-    Plans are the city centre's: the retirement-date filter does not apply to them."""
+    Plans are the city centre's: the retirement-date filter does not apply to them. The
+    numbers count instalments, so their unit is 期, not 人 (issue #14 item 20)."""
     today = date.today()
     status = case((Instalment.paid_amount >= Instalment.amount, COMPLIANCE[0]),
                   (Instalment.due_on < today, COMPLIANCE[1]),
@@ -63,7 +64,8 @@ def instalment_compliance(session, filters: ChartFilters | None = None) -> Chart
          .where(InstalmentPlan.state.in_(("signed", "completed"))).group_by(status))
     counts = dict(session.execute(q).all())
     return ChartData(categories=list(COMPLIANCE),
-                     series=[{"name": "分期笔数", "data": [counts.get(c, 0) for c in COMPLIANCE]}])
+                     series=[{"name": "分期期数", "unit": "期",
+                             "data": [counts.get(c, 0) for c in COMPLIANCE]}])
 
 
 CHARTS = [

@@ -406,3 +406,77 @@ def test_echarts_is_vendored_with_its_licence(app):
     served = app.test_client().get("/ra-static/vendor/echarts/echarts.min.js")
     assert served.status_code == 200 and b"echarts" in served.data[:2000]
     served.close()
+
+
+# --- issue #14 item 20 ---------------------------------------------------------------
+
+def _many_groups_board():
+    from core.charts import ChartFilters
+    from core.dashboard.board import Board
+
+    districts = [f"第{i:02d}测试区" for i in range(1, 91)]
+    bands = [f"{60 + 2 * i}-{61 + 2 * i}岁" for i in range(22)]
+    months = [f"{2020 + i // 12}-{i % 12 + 1:02d}" for i in range(40)]
+    charts = [
+        {"key": "region", "title": "各区在册人员", "kind": "bar", "note": "按区",
+         "categories": districts, "series": [{"name": "人数", "data": list(range(1, 91))}]},
+        {"key": "age", "title": "年龄结构", "kind": "pyramid", "note": "",
+         "categories": bands, "series": [{"name": "男", "data": [7] * 22},
+                                         {"name": "女", "data": [9] * 22}]},
+        {"key": "monthly", "title": "每月退休人数", "kind": "line", "note": "",
+         "categories": months, "series": [{"name": "退休", "data": [3] * 40}]},
+        {"key": "small", "title": "人员类别", "kind": "hbar", "note": "",
+         "categories": ["企业退休", "其他"], "series": [{"name": "人数", "data": [5, 1]}]},
+    ]
+    return Board(home=None, node=None, filters=ChartFilters(), charts=charts,
+                 cards=[{"key": "total", "title": "在册人员", "value": 1830}]), \
+        districts, bands, months
+
+
+def test_summary_pdf_never_truncates_a_charts_groups(app, poppler, tmp_path):
+    """Issue #14 item 20: 90 districts, 22 age bands and 40 months (more groups than a
+    half-page cell holds) are all printed, each with its name, none summed away."""
+    from core.dashboard.export import summary_pdf
+
+    board_, districts, bands, months = _many_groups_board()
+    with app.app_context():
+        data = summary_pdf(board_, "测试")
+    path = tmp_path / "many.pdf"
+    path.write_bytes(data)
+    txt = subprocess.run([poppler["pdftotext"], "-enc", "UTF-8", str(path), "-"],
+                         capture_output=True, check=True).stdout.decode("utf-8")
+    flat = "".join(txt.split())
+    missing_groups = [g for g in [*districts, *bands] if g not in flat]
+    assert not missing_groups, missing_groups
+    assert all(m in flat for m in months), [m for m in months if m not in flat]
+    assert "其余" not in flat and "此前" not in flat and "未列出" not in flat
+    assert "…" not in flat
+    assert "各区在册人员（续）" in flat and "人员类别" in flat
+    info = subprocess.run([poppler["pdfinfo"], str(path)], capture_output=True, text=True,
+                          check=True).stdout
+    assert int(re.search(r"^Pages:\s+(\d+)$", info, re.M).group(1)) >= 2
+
+
+def test_instalment_chart_counts_in_qi_not_people(app):
+    """Issue #14 item 20: the fees plugin's instalment chart counts instalments (期); money
+    charts count 元; core's charts count people (the default 人)."""
+    pytest.importorskip("plugins.fees")
+    from core.charts import ChartFilters
+    from core.extensions import db
+    from plugins.fees.chart_data import collected_vs_due, instalment_compliance
+
+    with app.app_context():
+        compliance = instalment_compliance(db.session, ChartFilters())
+        money = collected_vs_due(db.session, ChartFilters())
+    assert [s["unit"] for s in compliance.series] == ["期"]
+    assert "人" not in compliance.series[0]["name"]
+    assert {s["unit"] for s in money.series} == {"元"}
+
+
+def test_region_chart_hint_is_on_screen_not_in_the_exports(seeded, client_for):
+    """Issue #14 item 20: what a click does is said on the page, not in the chart's note
+    that the PNG and the PDF print."""
+    client = client_for("sup")
+    region = chart(board(client), "region")
+    assert "点击" in region["hint"] and "点击" not in region["note"]
+    assert "点击柱形进入下一级" in client.get("/dashboard/").get_data(as_text=True)

@@ -18,6 +18,8 @@
   var instances = {};
 
   function fmt(n) { return Math.abs(n).toLocaleString("zh-CN"); }
+  // The counting word of a series' numbers: 人 unless the chart says otherwise (期, 元).
+  function unitOf(s) { return (s && s.unit) || "人"; }
   function colorOf(s, i) { return s.color || PALETTE[i % PALETTE.length]; }
 
   function targetOf(chart, name, seriesIndex) {
@@ -47,11 +49,13 @@
                             : { interval: 0, rotate: many > 8 ? 30 : 0, width: 90, overflow: "truncate" },
       axisTick: { alignWithLabel: true }
     };
-    var val = { type: "value", minInterval: 1, splitLine: { lineStyle: { type: "dashed" } } };
+    // Room beyond the longest bar for its number, so labels stay clear of the legend.
+    var val = { type: "value", minInterval: 1, boundaryGap: [0, "15%"],
+                splitLine: { lineStyle: { type: "dashed" } } };
     var option = {
       legend: legend(chart),
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      grid: { left: 8, right: 40, top: chart.series.length > 1 ? 30 : 16, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 40, top: chart.series.length > 1 ? 40 : 16, bottom: 8, containLabel: true },
       xAxis: horizontal ? val : cat,
       yAxis: horizontal ? cat : val,
       series: chart.series.map(function (s, i) {
@@ -76,17 +80,19 @@
 
   function pieOption(chart) {
     var s = chart.series[0] || { data: [] };
+    var unit = unitOf(s);
     var data = chart.categories.map(function (c, i) { return { name: c, value: s.data[i] }; })
       .filter(function (d) { return d.value > 0; });
     return {
       color: PALETTE,
       tooltip: { trigger: "item", formatter: function (p) {
-        return p.name + "：" + fmt(p.value) + "人（" + p.percent + "%）"; } },
+        return p.name + "：" + fmt(p.value) + unit + "（" + p.percent + "%）"; } },
       legend: { bottom: 0, type: "scroll", textStyle: { fontSize: 12 } },
+      // Small enough that the labels around it end above the legend at the bottom.
       series: [{
-        name: s.name, type: "pie", radius: ["38%", "64%"], center: ["50%", "46%"],
-        avoidLabelOverlap: true, data: data,
-        label: { formatter: function (p) { return p.name + "\n" + fmt(p.value) + "人 " + p.percent + "%"; } }
+        name: s.name, type: "pie", radius: ["30%", "52%"], center: ["50%", "44%"],
+        avoidLabelOverlap: true, data: data, labelLayout: { hideOverlap: true },
+        label: { formatter: function (p) { return p.name + "\n" + fmt(p.value) + unit + " " + p.percent + "%"; } }
       }]
     };
   }
@@ -95,9 +101,10 @@
     return {
       legend: legend(chart),
       tooltip: { trigger: "axis" },
-      grid: { left: 8, right: 24, top: 30, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 24, top: 40, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: chart.categories, boundaryGap: false },
-      yAxis: { type: "value", minInterval: 1, splitLine: { lineStyle: { type: "dashed" } } },
+      yAxis: { type: "value", minInterval: 1, boundaryGap: [0, "15%"],
+               splitLine: { lineStyle: { type: "dashed" } } },
       series: chart.series.map(function (s, i) {
         return { name: s.name, type: "line", data: s.data, symbolSize: 7,
                  itemStyle: { color: colorOf(s, i) }, lineStyle: { width: 2 },
@@ -118,8 +125,8 @@
     return {
       legend: { top: 0 },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
-                 valueFormatter: function (v) { return fmt(v) + "人"; } },
-      grid: { left: 8, right: 8, top: 30, bottom: 8, containLabel: true },
+                 valueFormatter: function (v) { return fmt(v) + unitOf(left); } },
+      grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
       // Symmetric, with room beyond the longest bar for its number.
       xAxis: { type: "value", axisLabel: { formatter: function (v) { return fmt(v); },
                                            showMinLabel: false, showMaxLabel: false },
@@ -182,9 +189,12 @@
   }
 
   // The exported picture carries its own title and region (the page shows them around
-  // the chart); it is drawn by a second, off-screen instance so the page's chart stays put.
+  // the chart) but none of the page's hints (what a click does, the scroll bar): every
+  // row is drawn. It is drawn by a second, off-screen instance so the page's chart stays put.
   function exportOption(chart) {
     var option = optionFor(chart);
+    delete option.dataZoom;
+    if (option.grid) { option.grid.right = 40; }
     var where = board.region ? board.region.full_name : "";
     option.title = [option.title || {}, { text: chart.title, subtext: (where + "　" + (chart.note || "")).trim(),
                      left: "center", top: 4, textStyle: { fontSize: 16 }, subtextStyle: { fontSize: 12 } }];
@@ -198,9 +208,11 @@
     var inst = instances[key];
     var chart = board.charts.filter(function (c) { return c.key === key; })[0];
     if (!inst || !chart) { return null; }
+    var rows = chart.kind === "hbar" || chart.kind === "stack" ? chart.categories.length : 0;
+    var height = Math.max(inst.getHeight(), rows * ROW_PX + 70) + 60;
     var box = document.createElement("div");
     box.style.cssText = "position:absolute;left:-10000px;top:0;width:" +
-      Math.max(inst.getWidth(), 640) + "px;height:" + (inst.getHeight() + 60) + "px";
+      Math.max(inst.getWidth(), 640) + "px;height:" + height + "px";
     document.body.appendChild(box);
     var off = window.echarts.init(box, null, { renderer: "canvas", locale: "ZH" });
     off.setOption(exportOption(chart));
@@ -229,5 +241,6 @@
     }, 100);
   });
   // For tests and for people who want the numbers behind a chart.
-  window.raDashboard = { board: board, charts: instances, savePng: savePng };
+  window.raDashboard = { board: board, charts: instances, savePng: savePng,
+                         exportOption: exportOption };
 }());

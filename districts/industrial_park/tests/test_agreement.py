@@ -211,7 +211,7 @@ def test_P4_printed_agreement_follows_the_original(new_agreement, client_for, tm
              "5、继续关心本单位的退休人员", "二、乙方义务与责任", "4、定期召集甲方及各级退管服务机构",
              "三、本协议一式三份，甲方一份，乙方两份（其中一份存档）。",
              "四、如遇国家、省、市、园区政策调整，可重新修订本协议。",
-             "甲方（签章）：（已盖章、已签字）", "甲方代表签字：周明", "乙方代表签字：陈静",
+             "甲方（签章）：", "甲方代表：周明", "乙方代表：陈静",
              "联系电话：0512-62880001", "联系电话：0512-66680002", "2025年3月3日", "2025年3月5日"]
     positions = [text.find(part) for part in order]
     assert -1 not in positions, [p for p, at in zip(order, positions, strict=True) if at < 0]
@@ -282,8 +282,10 @@ def test_P1_screens_menu_add_and_new_version(app, park, make_enterprise, client_
         pk, version = item.id, item.versions[0].id
         assert item.region_path == "/320500/320571/"
     assert "YQ-2025-010" in client.get("/park-agreement/list/").get_data(as_text=True)
+    assert added.location.endswith(f"/park-agreement/show/{pk}")
     show = client.get(f"/park-agreement/show/{pk}").get_data(as_text=True)
     assert "新建协议版本" in show and "无生效版本" in show
+    assert f'href="/park-agreement-version/edit/{version}">填写签订情况' in show
     edit = client.post(f"/park-agreement-version/edit/{version}", data={
         **{k: v for k, v in PARTY_A.items() if not isinstance(v, bool)},
         **{k: v for k, v in PARTY_B.items() if not isinstance(v, bool)},
@@ -345,3 +347,62 @@ def test_A12_park_agreement_checked_when_a_city_clerk_accepts_the_archive(
     sign(client, version)
     assert clerk.post(f"/retiree/archive/{pk}",
                       data={"accepted_on": "2025-04-01"}).status_code == 302
+
+
+def test_P4_half_signed_version_saves_from_the_screen(app, new_agreement):
+    """Issue #14 item 21: party A signs first; the form saves (unticked boxes of party B
+    are an answer), the version waits for party B and says so; then B signs."""
+    from core.extensions import db
+    from districts.industrial_park.models import ParkAgreementVersion
+
+    client, pk, version = new_agreement()
+    form = {**{k: v for k, v in PARTY_A.items() if not isinstance(v, bool)},
+            "party_a_signed": "y", "party_a_stamped": "y"}
+    saved = client.post(f"/park-agreement-version/edit/{version}", data=form)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[-2000:]
+    with app.app_context():
+        v = db.session.get(ParkAgreementVersion, version)
+        assert v.status == "draft" and v.party_a_signed and v.party_a_stamped
+        assert not v.party_b_signed and v.party_a_representative == "周明"
+    shown = client.get(f"/park-agreement-version/show/{version}").get_data(as_text=True)
+    assert "待乙方签订（甲方已签订）" in shown
+    page = client.get(f"/park-agreement/show/{pk}").get_data(as_text=True)
+    assert "待乙方签订（甲方已签订）" in page and "填写签订情况" in page
+    both = {**form, **{k: v for k, v in PARTY_B.items() if not isinstance(v, bool)},
+            "party_b_signed": "y", "party_b_stamped": "y"}
+    assert client.post(f"/park-agreement-version/edit/{version}", data=both).status_code == 302
+    with app.app_context():
+        assert db.session.get(ParkAgreementVersion, version).status == "in_force"
+    assert "填写签订情况" not in client.get(f"/park-agreement/show/{pk}").get_data(as_text=True)
+
+
+def _words(pdf: bytes, tmp_path) -> list[tuple[float, float, str]]:
+    """(x, y, word) of the first page, in points from the top left (pdftotext -bbox)."""
+    import html
+    import re
+
+    path = tmp_path / "bbox.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(path), "-"],
+                         capture_output=True, check=True, text=True).stdout
+    return [(float(x), float(y), html.unescape(w)) for x, y, w in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>([^<]*)</word>', out)]
+
+
+def test_P4_printed_agreement_leaves_the_stamp_space_empty(new_agreement, tmp_path):
+    """Issue #14 item 21: under 甲方（签章） and 乙方（签章） the page is blank for the seals
+    (at least 28 mm, nothing printed there, not even 已盖章), signed or not."""
+    if not shutil.which("pdftotext"):
+        missing("poppler-utils missing: apt-get install -y poppler-utils")
+    client, _, version = new_agreement()
+    sign(client, version)
+    pdf = client.get(f"/park-agreement-version/print/{version}").data
+    words = _words(pdf, tmp_path)
+    assert not any("已盖章" in w or "已签字" in w for _, _, w in words)
+    for party in ("甲方", "乙方"):
+        stamp = next((x, y) for x, y, w in words if w.startswith(f"{party}（签章）"))
+        rep = next((x, y) for x, y, w in words if w.startswith(f"{party}代表："))
+        assert rep[1] - stamp[1] >= 28 * 72 / 25.4, (stamp, rep)
+        between = [w for x, y, w in words
+                   if stamp[1] < y < rep[1] and abs(x - stamp[0]) < 150]
+        assert between == [], between

@@ -136,3 +136,28 @@ def test_A44_cli_sets_date_and_builds_worklist(app, enable):
     assert bad.exit_code != 0 and "只适用于" in bad.output
     listing = runner.invoke(args=["merger", "worklist"])
     assert listing.exit_code == 0 and "相城区" in listing.output
+
+
+def test_A44_worklist_text_and_row_action_agree_and_supervisor_reads_it(
+        enable, client_for, create_retiree, region_id):
+    """Issue #14 item 21: the text and the row action both name the city centre as the one
+    who moves the person; the supervisor reads the list (no build button, no action);
+    the district reads it and is told who does the work."""
+    enable(True)
+    city = client_for("city")
+    pk = create_retiree(5, None, residence_address="苏州市吴中区长桥街道新家桥路8号")
+    assert _set_date(city, region_id("320506"), date.today()).status_code == 201
+    assert city.post("/merger/worklist/build").status_code == 302
+    page = city.get("/merger/worklist/").get_data(as_text=True)
+    assert "由市退管中心逐一迁入" in page
+    assert f'href="/retiree/move/{pk}">迁入居住地社区' in page and "生成 / 更新工作清单" in page
+    for user in ("sup", "d_wz"):
+        response = client_for(user).get("/merger/worklist/")
+        assert response.status_code == 200, user
+        seen = response.get_data(as_text=True)
+        assert "李四5" in seen and "由市退管中心逐一迁入" in seen and "待市退管中心迁入" in seen
+        assert f"/retiree/move/{pk}" not in seen
+    supervisor = client_for("sup")
+    assert "生成 / 更新工作清单" not in supervisor.get("/merger/worklist/").get_data(as_text=True)
+    assert supervisor.post("/merger/worklist/build").status_code in (302, 403)
+    assert "A44" not in page

@@ -335,6 +335,10 @@ def _open_source(source: Source, max_bytes: int) -> tuple[IO[bytes], bool]:
     return spool, True
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n // 1024} KB"
+
+
 def _check_zip(fh: IO[bytes], max_uncompressed: int, max_ratio: float,
                max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     """Refuse non-zip, too large, zip-bomb and macro-enabled input before any parser sees
@@ -347,7 +351,7 @@ def _check_zip(fh: IO[bytes], max_uncompressed: int, max_ratio: float,
     if not head:
         raise RuleViolation(_INVALID + "文件为空")
     if size > max_bytes:
-        raise RuleViolation(f"文件过大（{size / 2**20:.0f} MB），导入文件上限{max_bytes // 2**20} MB，"
+        raise RuleViolation(f"文件过大（{_size(size)}），导入文件上限{_size(max_bytes)}，"
                             "请分成几个文件导入")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise RuleViolation(_INVALID + "这是旧版Excel（.xls）或加密文件，请在Excel中另存为.xlsx后再上传")

@@ -73,6 +73,8 @@ def configure_settings(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     if test_config:
         app.config.update(test_config)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # issue #13 item 11: one upload cap
+        app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 1024 * 1024
     # A copy: the PostgreSQL options below must not leak into config.py's dict, which
     # every app built in this process starts from.
     opts = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})

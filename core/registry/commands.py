@@ -38,7 +38,7 @@ def template_command(kind, out):
 def import_command(kind, file, report, workers, overwrite):
     """导入Excel：逐行校验，合格行入库，不合格行写入错误报告；按个人编号更新，不重复登记。"""
     try:  # issue #13 item 10: the safety checks first; the bar's length from the checked reader
-        rows = excel.read_rows(file)
+        rows = excel.read_rows(file, **exchange.import_limits())
     except RuleViolation as exc:
         fail(exc.message)
     for k, v in rows.notes().items():

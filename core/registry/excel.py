@@ -66,11 +66,17 @@ REF_HEADERS: dict[str, str] = {
     "custodian_agency": "就业管理机构编号",
     "community": "社区代码",
 }
+#: What a reference names, for messages (a name shared by several, issue #14 item 14).
+REF_LABELS: dict[str, str] = {"employer": "原工作单位", "custodian_agency": "就业管理机构",
+                              "community": "社区"}
+REFERENCE_SHEET = "单位与社区代码"
 _REF_HINTS = {
-    "employer": "填参保单位编号",
-    "custodian_agency": "填就业管理机构编号",
-    "community": "填12位社区（村）代码",
+    "employer": f"填参保单位编号，或同名只有一家的单位全称（见“{REFERENCE_SHEET}”表）",
+    "custodian_agency": f"填就业管理机构编号或名称（见“{REFERENCE_SHEET}”表）",
+    "community": f"填12位社区（村）代码，或本辖区内不重名的社区名称（见“{REFERENCE_SHEET}”表）",
 }
+# The form's own help starts with the same instruction ("填单位编号；…"): said once.
+_REF_HELP_PREFIX = re.compile(r"^填[^；]*编号；")
 
 #: Column headers by field name (without the required-marker).
 HEADERS: dict[str, str] = {f.name: REF_HEADERS.get(f.name, f.label) for f in FORM_FIELDS}
@@ -79,8 +85,11 @@ REQUIRED_MARK = "*"
 BOOL_LABELS = {True: "是", False: "否"}
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
-DEFAULT_MAX_UNCOMPRESSED = 200 * 1024 * 1024
+# Issue #13 item 11: the defaults of config.py's IMPORT_MAX_BYTES, IMPORT_MAX_RATIO and
+# IMPORT_MAX_UNPACKED (the app passes its configured values, ``exchange.import_limits``).
+DEFAULT_MAX_BYTES = 400 * 1024 * 1024
 DEFAULT_MAX_RATIO = 100.0
+DEFAULT_MAX_UNCOMPRESSED = int(DEFAULT_MAX_BYTES * DEFAULT_MAX_RATIO)
 _RATIO_MIN_MEMBER = 1024 * 1024
 _HEADER_SCAN_ROWS = 20
 _EXCEL_MAX_ROW = 1_048_576
@@ -169,7 +178,8 @@ def _column_help(col: Column) -> str:
     """How to fill one column: the FormField help plus format and allowed values."""
     f = col.field
     assert f is not None
-    parts = [p for p in (_REF_HINTS.get(f.name), f.help) if p]
+    own = _REF_HELP_PREFIX.sub("", f.help or "") if f.name in _REF_HINTS else f.help
+    parts = [p for p in (_REF_HINTS.get(f.name), own) if p]
     if f.kind == "date":
         parts.append("日期，格式yyyy-mm-dd，如2024-01-05")
     elif f.kind == "bool":
@@ -220,13 +230,43 @@ def _add_validations(wb: Workbook, ws: Any, columns: Sequence[Column]) -> None:
 
 # ---------------------------------------------------------------- template
 
-def write_template(target: Source) -> None:
+class References(NamedTuple):
+    """What the template lists for the reference columns (issue #14 item 14): the user's
+    communities as (code, name, district and street), enterprises and agencies as (number,
+    name)."""
+
+    communities: Sequence[tuple[str, str, str]] = ()
+    enterprises: Sequence[tuple[str, str]] = ()
+    agencies: Sequence[tuple[str, str]] = ()
+
+
+def _write_references(wb: Workbook, refs: References) -> None:
+    """Three tables side by side. Their headers name no form column, so the import never
+    mistakes this sheet for the data."""
+    ws = wb.create_sheet(REFERENCE_SHEET)
+    tables = [(1, "本辖区社区", ["代码", "名称", "所属区、街道"], refs.communities, [16, 20, 30]),
+              (5, "参保单位", ["单位编号", "单位名称"], refs.enterprises, [14, 40]),
+              (8, "就业管理机构", ["机构编号", "机构名称"], refs.agencies, [14, 30])]
+    for first, title, headers, rows, widths in tables:
+        ws.cell(row=1, column=first, value=title).font = Font(bold=True, size=12)
+        for i, (header, width) in enumerate(zip(headers, widths, strict=True)):
+            ws.cell(row=2, column=first + i, value=header).font = _HEADER_FONT
+            ws.column_dimensions[get_column_letter(first + i)].width = width
+            ws.column_dimensions[get_column_letter(first + i)].number_format = TEXT_FORMAT
+        for r, row in enumerate(rows, 3):
+            for i, value in enumerate(row):
+                ws.cell(row=r, column=first + i, value=neutralise(value) if value else None)
+    ws.freeze_panes = "A3"
+
+
+def write_template(target: Source, references: References | None = None) -> None:
     """Write the blank import template (A30–A31): the data sheet and the 填表说明 sheet.
 
     Headers as on the paper form, required ones marked with ``*`` and a fill;
     drop-downs for coded fields; dates as yyyy-mm-dd and number-like fields as
     text so leading zeros survive (F4). The instructions sheet quotes F1–F9
-    verbatim and explains every column.
+    verbatim and explains every column. ``references``: a third sheet listing the
+    codes and names the reference columns take (issue #14 item 14).
     """
     wb = Workbook()
     ws = wb.active
@@ -267,6 +307,8 @@ def write_template(target: Source) -> None:
         info.row_dimensions[r].height = 18 * -(-len(line) // 58)
     for r in range(info.max_row - len(COLUMNS) + 1, info.max_row + 1):
         info.cell(row=r, column=3).alignment = wrap
+    if references is not None:
+        _write_references(wb, references)
     wb.save(target)
 
 
@@ -293,12 +335,24 @@ def _open_source(source: Source, max_bytes: int) -> tuple[IO[bytes], bool]:
     return spool, True
 
 
-def _check_zip(fh: IO[bytes], max_uncompressed: int, max_ratio: float) -> None:
-    """Refuse non-zip, zip-bomb and macro-enabled input before any parser sees it."""
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n // 1024} KB"
+
+
+def _check_zip(fh: IO[bytes], max_uncompressed: int, max_ratio: float,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse non-zip, too large, zip-bomb and macro-enabled input before any parser sees
+    it. Issue #13 item 11: the compression ratio is checked for each part over 1 MB and
+    for the parts together (many small parts of a bomb), so the unpacked cap can be as
+    large as genuine big files need."""
     head = fh.read(8)
+    size = fh.seek(0, os.SEEK_END)
     fh.seek(0)
     if not head:
         raise RuleViolation(_INVALID + "文件为空")
+    if size > max_bytes:
+        raise RuleViolation(f"文件过大（{_size(size)}），导入文件上限{_size(max_bytes)}，"
+                            "请分成几个文件导入")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise RuleViolation(_INVALID + "这是旧版Excel（.xls）或加密文件，请在Excel中另存为.xlsx后再上传")
     if not zipfile.is_zipfile(fh):
@@ -316,7 +370,9 @@ def _check_zip(fh: IO[bytes], max_uncompressed: int, max_ratio: float) -> None:
             if total > max_uncompressed:
                 raise RuleViolation(_INVALID + f"解压后内容过大（{total // 2**20} MB，"
                                     f"上限{max_uncompressed // 2**20} MB），拒绝处理")
-            if big and big_unc > max_ratio * max(big_comp, 1):
+            packed = sum(m.compress_size for m in members)
+            if (big and big_unc > max_ratio * max(big_comp, 1)) or (
+                    total > _RATIO_MIN_MEMBER and total > max_ratio * max(packed, 1)):
                 raise RuleViolation(_INVALID + "压缩比异常，疑似压缩炸弹，拒绝处理")
             if any(n.endswith("vbaproject.bin") for n in names):
                 raise RuleViolation(_INVALID + "文件含有宏，不予接受，请另存为不含宏的.xlsx文件后再上传")
@@ -334,11 +390,12 @@ def _check_zip(fh: IO[bytes], max_uncompressed: int, max_ratio: float) -> None:
 
 
 def _open_checked(source: Source, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
-                  max_ratio: float = DEFAULT_MAX_RATIO) -> tuple[IO[bytes], bool]:
+                  max_ratio: float = DEFAULT_MAX_RATIO,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[IO[bytes], bool]:
     """``_open_source`` followed by ``_check_zip``; closes what it opened on refusal."""
-    fh, owned = _open_source(source, max_uncompressed)
+    fh, owned = _open_source(source, max_bytes)
     try:
-        _check_zip(fh, max_uncompressed, max_ratio)
+        _check_zip(fh, max_uncompressed, max_ratio, max_bytes)
     except BaseException:
         if owned:
             fh.close()
@@ -351,15 +408,17 @@ def open_workbook_checked(
     *,
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
     max_ratio: float = DEFAULT_MAX_RATIO,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Workbook:
     """Open an uploaded workbook read-only (values, not formulas) after safety checks.
 
     Raises ``RuleViolation`` ("文件不是有效的Excel（.xlsx）文件：…") for empty files,
-    .xls/CSV/other non-xlsx content, more than ``max_uncompressed`` bytes unpacked,
-    a compression ratio above ``max_ratio`` (members > 1 MB), or macros. The
-    caller must ``close()`` the workbook; that also closes a file opened here.
+    .xls/CSV/other non-xlsx content, more than ``max_bytes`` bytes, more than
+    ``max_uncompressed`` bytes unpacked, a compression ratio above ``max_ratio`` (members
+    > 1 MB, and all members together), or macros. The caller must ``close()`` the
+    workbook; that also closes a file opened here.
     """
-    fh, owned = _open_checked(source, max_uncompressed, max_ratio)
+    fh, owned = _open_checked(source, max_uncompressed, max_ratio, max_bytes)
     try:
         wb = load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises anything from KeyError to XML errors
@@ -391,6 +450,9 @@ def _norm_header(value: Any) -> str:
 #: Columns an export adds that the import reads: the record's version (stale-file check)
 #: and its management state (refused for new people, see ``exchange``).
 META_COLUMNS: dict[str, str] = {"version": "记录版本", "management_state": "管理状态"}
+#: The error report's own columns around a failed row (``write_error_report``): an import
+#: of the corrected report skips them without listing them as ignored.
+REPORT_HEADERS = ("原行号", "错误原因")
 
 _BY_HEADER: dict[str, Column] = {}
 for _c in COLUMNS:
@@ -504,6 +566,8 @@ def _find_header(rows: Iterator[tuple[int, dict[int, Any]]]) -> _Header | None:
         for i, v in sorted(cells.items()):
             h = _norm_header(v)
             col = _BY_HEADER.get(h) or _META_BY_HEADER.get(h)
+            if h in REPORT_HEADERS:
+                continue
             if col is not None:
                 found[i] = col
             elif h:
@@ -1439,39 +1503,58 @@ def write_error_report(
 ) -> int:
     """Stream an import error report (A31); returns the number of rows listed.
 
-    One line per rejected input row: 原行号, 姓名, 个人编号, 身份证号 and the reasons
-    joined with "；". ``summary`` (e.g. {"总行数": 10, "成功": 8, "失败": 2}) goes on
-    a second sheet. Values echo user input, so they are neutralised too. ``notes`` (the
-    sheet read, the columns ignored) open the second sheet; the columns ignored also head
-    the first, above its table (issue #13 item 6).
+    One line per rejected input row: 原行号, every column the row had in the file (form
+    columns in form order, then an export's 管理状态 and 记录版本), and the reasons joined
+    with "；" under 错误原因. Issue #14 item 15: the cells are written as an export writes
+    them (labels, 是/否, dates, text), so the clerk corrects the report and imports it
+    again; the import skips 原行号 and 错误原因 (``REPORT_HEADERS``). A column the file did
+    not carry is not written, so the re-import cannot clear it (issue #13 item 1).
+    ``summary`` (e.g. {"总行数": 10, "失败": 2}) goes on a second sheet. Values echo user
+    input, so they are neutralised too. ``notes`` (the sheet read, the columns ignored)
+    open the second sheet; the columns ignored also head the first, above its table
+    (issue #13 item 6).
     """
-    key_fields = ("name", "personal_no", "id_card_no")
-    text = f' s="{_S_TEXT}"'
-    count = 0
-
-    def lines() -> Iterator[list[Any]]:
-        nonlocal count
-        for row_no, raw, reasons in errors:
-            keys = [raw.get(k) for k in key_fields]
-            reason = "；".join(r.message if isinstance(r, RuleViolation) else str(r) for r in reasons)
-            yield [row_no, *(neutralise(str(v)) if v is not None else None for v in keys),
-                   neutralise(reason)]
-            count += 1
-
+    errors = list(errors)
+    present = {k for _, raw, _ in errors for k in raw}
+    columns = [*(c for c in COLUMNS if c.name in present),
+               *(Column(name, header, None) for name, header in META_COLUMNS.items()
+                 if name in present)]
+    titles = [REPORT_HEADERS[0], *(c.title for c in columns), REPORT_HEADERS[1]]
+    styles = [_S_BOLD, *(_S_REQUIRED if c.field and c.field.required else _S_HEADER
+                         for c in columns), _S_BOLD]
     notes = notes or {}
     ignored = [[neutralise(f"{k}：{v}")] for k, v in notes.items() if k == "未导入的列"]
-    with _XlsxStream(target) as book:
+    top = len(ignored) + 1 if ignored else 0  # the note, then an empty row
+    vocabulary = list(BOOL_LABELS.values())
+    for col in columns:
+        vocabulary += [neutralise(label) for label in
+                       ((_list_choices(col.field) if col.field else None) or ())]
+
+    def lines(cells: _CellWriter) -> Iterator[str]:
+        plan = [(col.name, letter, _encoder(col, None, cells))
+                for col, letter in zip(columns, _letters(len(titles))[1:], strict=False)]
+        last = _letters(len(titles))[-1]
+        for n, (row_no, raw, reasons) in enumerate(errors, top + 2):
+            rn = str(n)
+            reason = "；".join(r.message if isinstance(r, RuleViolation) else str(r)
+                              for r in reasons)
+            parts = [f'<row r="{rn}"><c r="A{rn}"><v>{int(row_no)}</v></c>']
+            for name, letter, encode in plan:
+                value = raw.get(name)
+                if value is not None:
+                    parts.append(encode(letter + rn, value))
+            parts.append(f'<c r="{last}{rn}"{cells.tail(neutralise(reason))}</row>')
+            yield "".join(parts)
+
+    with _XlsxStream(target, vocabulary) as book:
         cells = _CellWriter(book.shared)
-        titles = ["原行号", *(HEADERS[k] for k in key_fields), "错误原因"]
-        top = len(ignored) + 1 if ignored else 0  # the note, then an empty row
         book.sheet("错误明细", itertools.chain(
             _plain_rows(ignored, cells),
-            [_header_row(titles, [_S_BOLD] * len(titles), top + 1)],
-            _plain_rows(lines(), cells, top + 2, ["", "", text, text, ""])),
-            [10, 14, 14, 22, 80], freeze_header=not top)
+            [_header_row(titles, styles, top + 1)], lines(cells)),
+            [10, *(_width(c) for c in columns), 60], freeze_header=not top)
         totals = [*([neutralise(f"{k}：{v}"), None] for k, v in notes.items()),
                   *([neutralise(str(k)), v] for k, v in (summary or {}).items())]
         book.sheet("汇总", itertools.chain([_header_row(["项目", "数量"], [_S_BOLD] * 2)],
                                          _plain_rows(totals, cells, 2)), [16, 12])
         book.close()
-    return count
+    return len(errors)

@@ -160,35 +160,75 @@ def _stale(r: Retiree, raw: dict) -> bool:
 class _Refs:
     """The unit numbers, agency codes and community codes of one chunk, looked up
     together: organisations city-wide, communities (with their street and district, which
-    the pooling-area rule reads) inside the importer's scope."""
+    the pooling-area rule reads) inside the importer's scope. Issue #14 item 14: a value
+    that is no code is looked up as a name, accepted where it names one organisation or
+    one community in scope, refused naming the candidates where it names several."""
 
     def __init__(self, session, rows: list[dict]):
         self.found: dict[str, dict] = {}
+        self.named: dict[str, dict[str, list]] = {}
         for name, model, key, _ in REFERENCES:
-            column = getattr(model, key)
             wanted = {str(raw[name]) for raw in rows if raw.get(name) not in (None, "")}
-            query = select(model).where(column.in_(wanted))
-            if not wanted:
-                found = []
-            elif model is Region:
-                query = query.options(selectinload(Region.parent).selectinload(Region.parent))
-                found = session.scalars(query).all()
-            else:
-                with unscoped():  # organisations are city-wide
-                    found = session.scalars(query).all()
-            self.found[name] = {getattr(o, key): o for o in found}
+            self.found[name] = {getattr(o, key): o
+                                for o in self._lookup(session, model, getattr(model, key), wanted)}
+            self.named[name] = {}
+            for o in self._lookup(session, model, model.name, wanted - self.found[name].keys()):
+                self.named[name].setdefault(o.name, []).append(o)
+
+    @staticmethod
+    def _lookup(session, model, column, wanted: set[str]) -> list:
+        if not wanted:
+            return []
+        query = select(model).where(column.in_(wanted))
+        if model is Region:
+            query = query.where(Region.level == "community").options(
+                selectinload(Region.parent).selectinload(Region.parent))
+            return session.scalars(query).all()
+        with unscoped():  # organisations are city-wide
+            return session.scalars(query).all()
 
     def resolve(self, raw: dict) -> list[RuleViolation]:
         errors = []
-        for name, _, _, refusal in REFERENCES:
+        for name, _, key, refusal in REFERENCES:
             value = raw.get(name)
             if value in (None, ""):
                 raw[name] = None
                 continue
             raw[name] = self.found[name].get(str(value))
             if raw[name] is None:
-                errors.append(RuleViolation(refusal.format(value), name))
+                named = self.named[name].get(str(value), [])
+                if len(named) == 1:
+                    raw[name] = named[0]
+                elif named:
+                    errors.append(RuleViolation(_ambiguous(name, str(value), key, named), name))
+                else:
+                    errors.append(RuleViolation(refusal.format(value), name))
         return errors
+
+
+def template_references(session) -> excel.References:
+    """Issue #14 item 14: the template's code list — the communities of the user's scope
+    (Region is scoped), and every enterprise and agency (city-wide)."""
+    communities = session.scalars(
+        select(Region).where(Region.level == "community").order_by(Region.code)
+        .options(selectinload(Region.parent).selectinload(Region.parent))).all()
+    with unscoped():
+        enterprises = session.execute(
+            select(Enterprise.unit_no, Enterprise.name).order_by(Enterprise.unit_no)).all()
+        agencies = session.execute(
+            select(EmploymentAgency.code, EmploymentAgency.name)
+            .order_by(EmploymentAgency.code)).all()
+    return excel.References(
+        [(c.code, c.name, c.parent.full_name if c.parent else "") for c in communities],
+        [tuple(e) for e in enterprises], [tuple(a) for a in agencies])
+
+
+def _ambiguous(name: str, value: str, key: str, candidates: list) -> str:
+    """Issue #14 item 14: a name shared by several organisations or communities."""
+    shown = "、".join(f"{getattr(o, key)}（{o.full_name if isinstance(o, Region) else o.name}）"
+                     for o in sorted(candidates, key=lambda o: getattr(o, key)))
+    return (f"{excel.REF_LABELS[name]}“{value}”同名的有{len(candidates)}个：{shown}，"
+            f"请改填{excel.HEADERS[name]}")
 
 
 def _apply(r: Retiree, raw: dict) -> bool:
@@ -215,6 +255,17 @@ def _fill(r: Retiree, raw: dict) -> None:
 CHUNK_ROWS = 500
 
 
+def import_limits() -> dict[str, float]:
+    """Issue #13 item 11: the configured limits of an import file, for ``excel.read_rows``
+    — the upload (IMPORT_MAX_BYTES), the compression ratio (IMPORT_MAX_RATIO) and the
+    unpacked size (IMPORT_MAX_UNPACKED, by default the upload cap times the ratio)."""
+    config = current_app.config
+    max_bytes = int(config.get("IMPORT_MAX_BYTES") or excel.DEFAULT_MAX_BYTES)
+    ratio = float(config.get("IMPORT_MAX_RATIO") or excel.DEFAULT_MAX_RATIO)
+    unpacked = config.get("IMPORT_MAX_UNPACKED") or int(max_bytes * ratio)
+    return {"max_bytes": max_bytes, "max_ratio": ratio, "max_uncompressed": int(unpacked)}
+
+
 def import_retirees(session, source, actor: str,
                     progress: Callable[[int], None] | None = None,
                     chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
@@ -228,7 +279,8 @@ def import_retirees(session, source, actor: str,
     ``workers`` processes (default ``IMPORT_WORKERS``; see ``import_workers``).
     ``source`` is a file or what ``excel.read_rows`` returned for it. A row whose person
     changed since the export it came from is refused unless ``overwrite``."""
-    sheet = source if isinstance(source, excel.SheetRows) else excel.read_rows(source)
+    sheet = (source if isinstance(source, excel.SheetRows)
+             else excel.read_rows(source, **import_limits()))
     result = ImportResult(notes=sheet.notes())
     rows = map(_without_version, sheet) if overwrite else sheet
     workers = import_workers.worker_count(session) if workers is None else workers
@@ -266,10 +318,15 @@ def _without_version(item: tuple[int, dict]) -> tuple[int, dict]:
 
 
 def _shown(raw: dict) -> dict:
-    """What the error report repeats of a row, as it was in the file (a cell that could
-    not be read as Excel shows it)."""
+    """What the error report repeats of a row: every column the file had, as it was read
+    (a cell that could not be read as Excel shows it), and an export's state and version
+    — so the corrected report imports again (issue #14 item 15)."""
     display = raw.get("_display", {})
-    return {k: display.get(k, raw.get(k)) for k in ("name", "personal_no", "id_card_no")}
+    shown = {k: display.get(k, v) for k, v in raw.items() if not k.startswith("_")}
+    for name in excel.META_COLUMNS:
+        if raw.get("_" + name) is not None:
+            shown[name] = raw["_" + name]
+    return shown
 
 
 @contextmanager

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from core.downloads import send_download, today_stamp
 from core.errors import RuleViolation
 from core.extensions import db
-from core.jobs import submit
+from core.jobs import Job, submit
 from core.regions import Region
 from core.registry import excel, exchange
 from core.registry.jobs import job_folder
 from core.release.service import health_visible
+from core.scoping import unscoped
 from core.views.base import actor_name
 
 REPORTS = "retiree_import_reports"
@@ -35,6 +36,20 @@ def _send_and_remove(path: str, name: str, fallback: str):
     return send_temporary(path, name, fallback)
 
 
+PAST_IMPORTS = 20
+
+
+def _past_imports() -> list:
+    """The current user's latest imports, newest first, with their counts."""
+    user = g.get("ra_user")
+    if user is None:
+        return []
+    with unscoped():
+        return db.session.scalars(
+            select(Job).where(Job.kind == "import_retirees", Job.created_by == user.username)
+            .order_by(Job.id.desc()).limit(PAST_IMPORTS)).all()
+
+
 class RetireeExchangeView(BaseView):
     """A30–A31: the import template, the upload, the error report; A13: the ledger."""
 
@@ -45,16 +60,19 @@ class RetireeExchangeView(BaseView):
     @has_access
     def template(self):
         path = _tempfile()
-        excel.write_template(path)
+        excel.write_template(path, exchange.template_references(db.session))
         return _send_and_remove(path, "退休人员信息导入模板.xlsx", "retiree-import-template.xlsx")
 
     @expose("/import", methods=["GET", "POST"])
     @has_access
     def import_(self):
-        """A31: the upload becomes a background job; its page shows progress and result."""
+        """A31: the upload becomes a background job; its page shows progress and result.
+        The file is checked (size, zip bomb, sheet and header) before the job starts, with
+        the same limits as the CLI (issue #13 item 11). 覆盖导出后他人所做的修改 is the
+        CLI's ``--overwrite``; the screen lists the user's past imports (issue #14 item 15)."""
         if request.method == "POST":
             upload = request.files.get("file")
-            limit = current_app.config.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+            overwrite = request.form.get("overwrite") == "y"
             if upload is None or not upload.filename:
                 flash("请选择要导入的Excel文件（.xlsx）", "danger")
             elif not upload.filename.lower().endswith(".xlsx"):
@@ -63,17 +81,18 @@ class RetireeExchangeView(BaseView):
                 path = job_folder("uploads") / f"{uuid.uuid4().hex}.xlsx"
                 upload.save(path)
                 try:
-                    if path.stat().st_size > limit:
-                        raise RuleViolation(f"文件超过 {limit // (1024 * 1024)} MB 上限")
-                    excel.open_workbook_checked(str(path)).close()
+                    excel.read_rows(str(path), **exchange.import_limits()).close()
                 except RuleViolation as exc:
                     path.unlink(missing_ok=True)
                     flash(exc.message, "danger")
                 else:
-                    job = submit("import_retirees", {"path": str(path)}, actor_name(),
-                                 g.get("region_scope"))
+                    job = submit("import_retirees",
+                                 {"path": str(path), "filename": upload.filename[-200:],
+                                  "overwrite": overwrite},
+                                 actor_name(), g.get("region_scope"))
                     return redirect(url_for("JobView.show", job_id=job.id))
-        return self.render_template("ra_import.html")
+        return self.render_template("ra_import.html", past=_past_imports(),
+                                    limit_mb=exchange.import_limits()["max_bytes"] // 2**20)
 
     @expose("/report/<report_id>")
     @has_access

@@ -34,15 +34,27 @@ def import_job(job, params: dict, progress) -> dict:
         source.unlink(missing_ok=True)
 
 
+#: Failed rows listed on the result page; the error report lists all of them.
+FAILURES_SHOWN = 50
+
+
 def _import(job, source: Path, progress) -> dict:
-    result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress)
-    out = result.overview()
+    """Issue #14 item 15: the result names the file, then the sheet read, the columns
+    ignored and the counts (总行数, 新增, 更新, 无变化, 失败), and lists the first
+    ``FAILURES_SHOWN`` failed rows with their reasons (``failures``, not audited)."""
+    params = job.param_data
+    result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress,
+                                      overwrite=bool(params.get("overwrite")))
+    out = {**({"文件": params["filename"]} if params.get("filename") else {}),
+           **({"覆盖他人修改": "是"} if params.get("overwrite") else {}), **result.overview()}
     record("import", "success" if not result.failed else "failure", "Retiree",
            detail={"job": job.id, **out}, actor=job.created_by)
     if result.errors:
         report = job_folder("reports") / f"{job.id}.xlsx"
         exchange.write_report(report, result)
         out["report"] = report.name
+        out["failures"] = [[row_no, shown.get("name") or "", "；".join(map(str, reasons))]
+                           for row_no, shown, reasons in result.errors[:FAILURES_SHOWN]]
     return out
 
 

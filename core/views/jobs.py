@@ -2,9 +2,10 @@
 job (its worker gone, issue 12 item 12) offers a button to resume it."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from flask import abort, flash, g, jsonify, redirect, url_for
+from flask import abort, current_app, flash, g, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
 from core.downloads import send_download, today_stamp
@@ -36,7 +37,11 @@ class JobView(BaseView):
     @expose("/<int:job_id>/status")
     @has_access
     def status(self, job_id):
-        response = jsonify(_own_job(job_id).as_dict())
+        # Not jsonify: it sorts the keys, and a result's are in the order to show them
+        # (an import's counts: 总行数, 新增, 更新, 无变化, 失败; issue #14 item 15).
+        response = current_app.response_class(
+            json.dumps(_own_job(job_id).as_dict(), ensure_ascii=False),
+            mimetype="application/json")
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -137,9 +137,10 @@ def test_A31_template_has_instructions_sheet(tmp_path):
         assert line in text
     assert "不足8位的前面加“0”补足8位" in text
     assert "不包括吴中区、相城区、工业园区" in text
-    for f in FORM_FIELDS:
-        assert f.help in text
+    for f in FORM_FIELDS:  # the reference columns' "填…编号；" is said once (issue #14 item 14)
+        assert re.sub(r"^填[^；]*编号；", "", f.help or "") in text
     assert "填12位社区（村）代码" in text
+    assert "填参保单位编号；填单位编号" not in text
 
 
 def test_F6_template_drop_downs_show_chinese_labels(tmp_path):
@@ -444,7 +445,7 @@ def test_open_workbook_checked_refuses_zip_bombs(tmp_path):
     with pytest.raises(RuleViolation, match="压缩比异常"):
         open_workbook_checked(bomb)
 
-    big = tmp_path / "big.xlsx"  # past the 200 MB default, streamed so the test stays small
+    big = tmp_path / "big.xlsx"  # past a 200 MB cap, streamed so the test stays small
     with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
@@ -452,8 +453,10 @@ def test_open_workbook_checked_refuses_zip_bombs(tmp_path):
             chunk = bytes(2**20)
             for _ in range(201):
                 out.write(chunk)
-    with pytest.raises(RuleViolation, match="解压后内容过大"):
+    with pytest.raises(RuleViolation, match="压缩比异常"):  # zeros: a bomb by its ratio
         open_workbook_checked(big)
+    with pytest.raises(RuleViolation, match="解压后内容过大"):
+        open_workbook_checked(big, max_uncompressed=200 * 2**20, max_ratio=10**6)
 
     fine = tmp_path / "fine.xlsx"
     fine.write_bytes(zip_bytes(members | {"xl/media/pad.bin": os.urandom(2 * 2**20)}))
@@ -474,8 +477,8 @@ def test_A31_error_report_lists_rows_reasons_and_summary(tmp_path):
     assert write_error_report(path, errors, summary={"总行数": 10, "成功": 8, "失败": 2}) == 2
     wb = openpyxl.load_workbook(path)
     rows = [[c.value for c in row] for row in wb.worksheets[0].iter_rows()]
-    assert rows[0] == ["原行号", "姓名", "个人编号", "身份证号", "错误原因"]
-    assert rows[1] == [3, "张三", "00012345", "32050519500105123X", "性别：无法识别“男性”；个人编号已存在"]
+    assert rows[0] == ["原行号", "*姓名", "*身份证号", "*个人编号", "错误原因"]
+    assert rows[1] == [3, "张三", "32050519500105123X", "00012345", "性别：无法识别“男性”；个人编号已存在"]
     assert rows[2] == [7, "'=cmd()", None, None, "缺少身份证号"]
     summary = [[c.value for c in row] for row in wb.worksheets[1].iter_rows()]
     assert summary == [["项目", "数量"], ["总行数", 10], ["成功", 8], ["失败", 2]]

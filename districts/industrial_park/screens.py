@@ -94,7 +94,7 @@ class ParkAgreementDutyView(ScopedModelView):
     search_columns = ["version", "party", "status"]
     base_order = ("id", "asc")
     label_columns = LABELS
-    description_columns = {"text": "协议签订后条款不能修改（P4）",
+    description_columns = {"text": "协议签订后条款不能修改",
                            "done_on": "已落实时填写，默认当天"}
 
     def __init__(self, *args, **kwargs):
@@ -156,7 +156,7 @@ class ParkAgreementVersionView(ScopedModelView):
     base_order = ("id", "desc")
     label_columns = LABELS
     description_columns = {
-        "party_b_stamped": "双方代表签字、盖章并填写联系电话和日期后，本版本自较晚的签订日期起生效（P4）",
+        "party_b_stamped": "双方代表签字、盖章并填写联系电话和日期后，本版本自较晚的签订日期起生效",
     }
     related_views = [ParkAgreementDutyView, ParkAgreementOriginalView]
     show_template = "park_version_show.html"
@@ -206,7 +206,7 @@ class ParkAgreementView(ScopedModelView):
     search_columns = ["agreement_no", "enterprise"]
     base_order = ("id", "desc")
     label_columns = LABELS
-    description_columns = {"enterprise": "注册在工业园区的参保单位（P1）；保存后生成第1版，填写双方签订情况"}
+    description_columns = {"enterprise": "注册在工业园区的参保单位；保存后生成第1版，填写双方签订情况"}
     add_form_query_rel_fields = {"enterprise": [["id", FilterInFunction, park_enterprise_ids]]}
     related_views = [ParkAgreementVersionView]
     show_template = "park_agreement_show.html"

@@ -45,6 +45,8 @@ LANGUAGES = {
     "zh": {"flag": "cn", "name": "中文"},
     "en": {"flag": "gb", "name": "English"},
 }
+# The language menu in the navigation bar: off, clerks work in Chinese (issue 14 item 5).
+SHOW_LANGUAGE_SWITCH = False
 
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None

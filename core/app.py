@@ -21,6 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
 
 
+def configure_templates(app: Flask) -> None:
+    """Issue 14 items 4, 5, 22: the templates' filters for values and role names, and the
+    site icon at ``/favicon.ico`` (the browser asks there; a rule of the static endpoint,
+    public like the other static files)."""
+    from core.auth.duties import role_title
+    from core.views.base import display_value
+
+    app.jinja_env.filters["display"] = display_value
+    app.jinja_env.filters["role_title"] = role_title
+    app.add_url_rule("/favicon.ico", endpoint="static", view_func=app.view_functions["static"],
+                     defaults={"filename": "favicon.ico"})
+
+
 def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
     """Build the app. ``serving`` (the WSGI entry point and ``retiree-admin run``) refuses
     the default secret key outside debug and demo mode."""
@@ -45,6 +58,7 @@ def create_app(test_config: dict | None = None, serving: bool = False) -> Flask:
         register_core_views(appbuilder)
         register_plugin_views(appbuilder, plugins)
         register_security_views(appbuilder)
+    configure_templates(app)
     configure_request_guards(app)
     configure_fault_tolerance(app)
     configure_cli(app, plugins)

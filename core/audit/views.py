@@ -3,9 +3,11 @@ of the filtered trail. Read-only: the view has no add, edit or delete, and there
 API (FAB_NOTES: a ModelView's permissions are its base_permissions)."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
+from flask import current_app
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -17,6 +19,7 @@ from core.audit.trail import record
 from core.downloads import today_stamp
 from core.extensions import db
 from core.release.files import send_temporary
+from core.views.base import display_value
 
 LABELS = {"seq": "序号", "at": "时间", "actor": "操作人", "ip": "IP地址", "action": "操作",
           "action_label": "操作", "object_type": "对象类型", "object_id": "对象编号",
@@ -25,6 +28,86 @@ LABELS = {"seq": "序号", "at": "时间", "actor": "操作人", "ip": "IP地址
 EXPORT_COLUMNS = ["seq", "at", "actor", "ip", "action", "action_label", "object_type",
                   "object_id", "outcome", "detail", "hash"]
 EXPORT_HEADERS = LABELS | {"action": "操作代码", "action_label": "操作名称"}
+
+
+# What FAB's screens call the request's page (``AuditEntryView.list``).
+METHOD_LABELS = {"list": "列表", "show": "详情", "add": "新增", "edit": "修改", "delete": "删除",
+                 "api": "接口", "get": "查询", "get_list": "查询", "post": "新增", "put": "修改"}
+OBJECT_LABELS = {"RegionUser": "用户", "Role": "角色", "audit_entry": "审计日志",
+                 "Retiree": "退休人员", "ReleaseRequest": "数据提供申请",
+                 "PluginSetting": "插件启用设置", "PluginChange": "插件变更记录"}
+HTTP_METHODS = {"GET": "查看", "POST": "提交", "PUT": "修改", "DELETE": "删除"}
+
+
+def _view_title(view) -> str | None:
+    for name in ("list_title", "show_title"):
+        title = getattr(view, name, None)
+        if title and not str(title).isascii():
+            return str(title)
+    return None
+
+
+def object_type_label(value) -> str:
+    """Issue 14 item 5: an audit entry's object type in Chinese — a model by the title of
+    the screen that lists it, a page (``View.method``) by its screen's title."""
+    if not value:
+        return "—"
+    if value in OBJECT_LABELS:
+        return OBJECT_LABELS[value]
+    view_name, _, method = value.partition(".")
+    for view in current_app.appbuilder.baseviews:
+        datamodel = getattr(view, "datamodel", None)
+        if method and type(view).__name__ == view_name:
+            title = _view_title(view) or view_name
+            return f"{title}（{METHOD_LABELS.get(method, '操作')}）"
+        if not method and datamodel is not None and datamodel.obj.__name__ == value:
+            title = _view_title(view)
+            if title:
+                return title
+    return value
+
+
+DETAIL_KEYS = {"method": "请求方式", "path": "网址", "status": "状态码", "rows": "行数",
+               "reason": "原因", "fields": "字段", "enabled": "启用", "via": "方式",
+               "username": "登录名", "release": "数据提供申请", "number": "编号", "job": "任务",
+               "health": "健康信息", "decision": "决定", "removed": "删除条数", "days": "天数",
+               "plugin": "插件", "region": "区域", "roles": "角色"}
+ACTORS = {"cli": "命令行", "system": "系统"}
+
+
+def _column_labels() -> dict[str, str]:
+    """The Chinese label of every column name any screen labels (first one wins)."""
+    labels: dict[str, str] = {}
+    for view in current_app.appbuilder.baseviews:
+        for key, label in (getattr(view, "label_columns", None) or {}).items():
+            if not str(label).isascii():
+                labels.setdefault(key, str(label))
+    return labels
+
+
+def detail_label(value) -> str:
+    """Issue 14 item 5: an entry's detail (JSON) as "名称：值" in Chinese; a change as
+    "旧值 → 新值"."""
+    if not value:
+        return "—"
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(data, dict):
+        return value
+    names = _column_labels() | DETAIL_KEYS
+
+    def shown(v):
+        if isinstance(v, list) and len(v) == 2 and not isinstance(v[0], (list, dict)):
+            return f"{shown(v[0])} → {shown(v[1])}"
+        if isinstance(v, list):
+            return "、".join(str(shown(x)) for x in v)
+        if isinstance(v, dict):
+            return "，".join(f"{names.get(k, k)}：{shown(x)}" for k, x in v.items())
+        return display_value(v)
+    return "；".join(f"{names.get(k, k)}：{HTTP_METHODS.get(v, v) if k == 'method' else shown(v)}"
+                    for k, v in data.items())
 
 
 class FilterActionLabel(BaseFilter):
@@ -52,13 +135,16 @@ class AuditEntryView(ModelView):
     base_permissions = ["can_list", "can_show", "can_export"]
     list_columns = ["seq", "at", "actor", "ip", "action_label", "object_type", "object_id",
                     "outcome_label"]
-    show_columns = ["seq", "at", "actor", "ip", "action", "action_label", "object_type",
-                    "object_id", "outcome", "detail", "prev_hash", "hash"]
+    show_columns = ["seq", "at", "actor", "ip", "action_label", "object_type",
+                    "object_id", "outcome_label", "detail", "prev_hash", "hash"]
     search_columns = ["at", "actor", "ip", "action", "object_type", "object_id", "outcome"]
     order_columns = ["seq", "at", "actor", "action"]
     base_order = ("seq", "desc")
     label_columns = LABELS
     list_template = "ra_audit_list.html"
+    formatters_columns = {c: display_value for c in ("at", "ip", "object_id")} | {
+        "object_type": object_type_label, "detail": detail_label,
+        "actor": lambda v: ACTORS.get(v, v)}
 
     def _init_properties(self) -> None:
         super()._init_properties()

@@ -26,10 +26,14 @@ DUTY_ROLES = ("system_admin", "security_admin", "audit_admin")
 NOT_MANAGED_BY_SECURITY = ("system_admin", "audit_admin")
 
 
+# FAB's own role for visitors who have not logged in (issue 14 item 5: no code on screen).
+FAB_ROLE_TITLES = {"Public": "未登录访客"}
+
+
 def role_title(name: str) -> str:
     from core.security import ROLE_TITLES
 
-    return ROLE_TITLES.get(name, name)
+    return ROLE_TITLES.get(name) or FAB_ROLE_TITLES.get(name, name)
 
 
 def _titles(names: Iterable[str]) -> str:

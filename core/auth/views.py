@@ -45,6 +45,7 @@ from core.auth.lockout import unlock
 from core.auth.users import shown_email, stored_email
 from core.auth.web import safe_next
 from core.errors import RuleViolation
+from core.views.base import display_value
 
 FAILED_LOGIN = "登录失败：用户名、密码或动态验证码不正确，或账户已被临时锁定。请稍后再试或联系管理员。"
 
@@ -333,6 +334,10 @@ class RegionUserDBModelView(UserDBModelView):
     # "我的信息" (FAB's userinfo) shows the user's own account in the same Chinese terms;
     # FAB's default names "roles" and "last_name", which the show widget no longer has.
     user_info_title = "我的信息"
+    # Moments to the minute, empty as "—", boxes as 是/否 (issue 14 item 4).
+    formatters_columns = {c: display_value for c in (
+        "last_login", "password_changed_at", "active", "must_change_password", "email_label",
+        "login_count", "fail_login_count")}
     user_show_fieldsets = [
         ("用户", {"fields": ["username", "first_name", "email_label", "region",
                            "roles_label"]}),

@@ -239,12 +239,12 @@ def plan_cards(p: Plan) -> Callable[[], list[dict]]:
         first, last, death_title = date(today.year, 1, 1), date(today.year, 12, 31), "本年死亡"
     cards = [
         ("total", "在册人员", base, "单位管理与社区管理的人员"),
-        ("local", "本地人员", [*base, eq("residence_type", "local")], "居住在统筹范围内（F5）"),
+        ("local", "本地人员", [*base, eq("residence_type", "local")], "居住在统筹范围内"),
         ("outside", "居外人员", [*base, eq("residence_type", "outside")],
-         "居住在统筹范围外（A19）"),
-        ("incomplete", "登记表未完整", [*base, eq("form_complete", False)], "缺少签字确认（F2）"),
+         "居住在统筹范围外"),
+        ("incomplete", "登记表未完整", [*base, eq("form_complete", False)], "缺少签字确认"),
         ("deaths", death_title, [under(ref(p.node)), eq("management_state", "deceased"),
-                                 *between("death_date", first, last)], "按死亡日期（A16）"),
+                                 *between("death_date", first, last)], "按死亡日期"),
     ]
     index = [p.cell(conds) for _, _, conds, _ in cards]
     return lambda: [{"key": key, "title": title, "value": p.tally[i], "url": list_url(conds),
@@ -497,14 +497,14 @@ CORE_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("region", "在册人员分布（按区域）", "bar", _alone("region"),
               "按下一级区域统计在册退休人员，可逐级下钻到社区和人员名单。", wide=True),
     ChartSpec("category", "人员类别", "pie", _alone("category"),
-              "企业退休、自谋职业、协保、原行业统筹（A4）。"),
+              "企业退休、自谋职业、协保、原行业统筹。"),
     ChartSpec("state", "管理状态", "pie", _alone("state"),
-              "单位管理、社区管理、已死亡、已注销（A5、A13、A16）。"),
+              "单位管理、社区管理、已死亡、已注销。"),
     ChartSpec("special", "家庭状况与特殊情况", "hbar", _alone("special"),
-              "特困、低保、重病、鳏寡、残疾（F6、F7）。"),
+              "特困、低保、重病、鳏寡、残疾。"),
     ChartSpec("age", "年龄结构（按性别）", "pyramid", _alone("age"), "在册人员的年龄金字塔。"),
     ChartSpec("monthly", "每月新增退休与死亡", "line", _alone("monthly"),
               "按退休日期和死亡日期统计。", wide=True),
     ChartSpec("forms", "登记表完整情况（按社区）", "stack", _alone("forms"),
-              "登记表须有单位经办人、社区工作人员和本人三方签字确认（F2）。", wide=True),
+              "登记表须有单位经办人、社区工作人员和本人三方签字确认。", wide=True),
 )

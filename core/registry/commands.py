@@ -69,7 +69,7 @@ def import_command(kind, file, report, workers, overwrite):
 @click.argument("kind", type=KINDS)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
 @click.option("--release", "release_no", default=None,
-              help="已批准的数据提供申请编号（超过 RELEASE_FREE_ROWS 条或不脱敏时必填，A33）")
+              help="已批准的数据提供申请编号（超过 RELEASE_FREE_ROWS 条或不脱敏时必填）")
 @with_appcontext
 def export_command(kind, out, release_no):
     """导出退休人员到Excel（身份证号、电话脱敏；可再导入）。"""

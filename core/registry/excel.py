@@ -1482,7 +1482,7 @@ def write_export(
         cells = _CellWriter(book.shared)
         book.sheet(DATA_SHEET, data(cells), [_width(c) for c in columns], freeze_header=True)
         if watermark or withheld:
-            note = ["本数据仅限下列用途使用，未经市、区退管中心批准不得提供给其他单位或个人（A33）。",
+            note = ["本数据仅限下列用途使用，未经市、区退管中心批准不得提供给其他单位或个人。",
                     neutralise(watermark or "")]
             if withheld:
                 note.append("本文件未包含以下列（未获提供），导入本文件不会改变这些内容："

@@ -118,7 +118,7 @@ def _normalise(r: Retiree) -> list[RuleViolation]:
         value = getattr(r, field)
         if value in table:
             errors.append(RuleViolation(
-                f"{table[value]}人员不属于企业退休人员社会化管理范围，不予登记（A40）", field, "A40"))
+                f"{table[value]}人员不属于企业退休人员社会化管理范围，不予登记", field, "A40"))
     for field in ("family_status", "serious_illness"):
         if getattr(r, field) in (None, ""):
             setattr(r, field, "none")
@@ -161,28 +161,28 @@ def _cross_checks(session, r: Retiree, on: date, id_ok: bool = True) -> list[Rul
     if r.category in ("self_employed", "agreement_retained"):
         if not _refers(r, "custodian_agency"):
             errors.append(RuleViolation(
-                "自谋职业、协保退休人员须填写托管其档案的就业管理机构（F3）", "custodian_agency", "F3"))
+                "自谋职业、协保退休人员须填写托管其档案的就业管理机构", "custodian_agency", "F3"))
         if _refers(r, "employer"):
             errors.append(RuleViolation(
-                "自谋职业、协保退休人员不填原工作单位，填“自谋职业”或“协保”（F3）", "employer", "F3"))
+                "自谋职业、协保退休人员不填原工作单位，填“自谋职业”或“协保”", "employer", "F3"))
     elif r.category in ("enterprise", "industry_pooled") and not _refers(r, "employer"):
-        errors.append(RuleViolation("企业退休人员须填写原工作单位（F3）", "employer", "F3"))
+        errors.append(RuleViolation("企业退休人员须填写原工作单位", "employer", "F3"))
     # F5/F9/A19: residence.
     if r.residence_type == "local":
         community = r.community
         if community is None:
             errors.append(RuleViolation(
-                "本地人员须填写居住地所在区、街道、社区（F5）", "community", "F5"))
+                "本地人员须填写居住地所在区、街道、社区", "community", "F5"))
         elif community.level != "community":
             errors.append(RuleViolation("所在社区须选择社区（村）一级的区域", "community", "F5"))
         elif not in_pooling_area(session, community, on):
             district = district_of(community)
             errors.append(RuleViolation(
                 f"{district.name if district else community.name}不在市区统筹范围内，"
-                "居住在统筹范围以外的人员请选择“居外人员”（F5、F9）", "community", "F9"))
+                "居住在统筹范围以外的人员请选择“居外人员”", "community", "F9"))
     elif r.residence_type == "outside" and _refers(r, "community"):
         errors.append(RuleViolation(
-            "居外人员由市退管中心集中管理，不填所在社区（F5、A19）", "community", "A19"))
+            "居外人员由市退管中心集中管理，不填所在社区", "community", "A19"))
     return errors
 
 
@@ -423,10 +423,10 @@ def accept_archive(session, r: Retiree, on: date, actor: str) -> None:
     centre = plugins.hook_for(path, session).archive_centre_for(retiree=r)
     if r.party_cadre:
         raise RuleViolations([RuleViolation(
-            "区以上党委管理的退休干部人事档案暂不移交（A29）", "party_cadre", "A29")])
+            "区以上党委管理的退休干部人事档案暂不移交", "party_cadre", "A29")])
     r.archive_transferred_on = on
     r.management_state = "community_managed"
-    record_history(session, r, actor, "archive", f"档案移交接收：{centre}（A21）")
+    record_history(session, r, actor, "archive", f"档案移交接收：{centre}")
     emit(session, "archive_accepted", r.region_path, retiree=r)
 
 

@@ -420,7 +420,7 @@ class RetireeTransferView(ScopedModelView):
 class MoveForm(FlaskForm):
     community = SelectField("迁入社区", coerce=str, validators=[Optional()],
                             widget=Select2Widget(),
-                            description="选择“迁出统筹范围（居外人员）”则由市退管中心集中管理（A19）")
+                            description="选择“迁出统筹范围（居外人员）”则由市退管中心集中管理")
     moved_on = DateField("迁移日期", validators=[DataRequired(message="请填写迁移日期")])
     reason = StringField("迁移原因", validators=[DataRequired(message="请填写迁移原因")])
 
@@ -497,7 +497,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         ("管理状态", {"fields": ["id_card_masked", "phone_masked", "state_label",
                              "form_complete", "archive_transferred_on", "death_date",
                              "death_cause", "removed_reason", "created_by", "created_at",
-                             "updated_by", "updated_at", "version"]}),
+                             "updated_by", "updated_at"]}),
     ]
     formatters_columns = FORMATTERS
     show_template = "ra_retiree_show.html"
@@ -788,7 +788,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
 ENTERPRISE_LABELS = {
     "unit_no": "单位编号", "name": "单位名称", "industry_authority": "行业主管部门",
     "status": "单位状态", "status_label": "单位状态", "successor": "承继单位",
-    "district": "注册所在区", "gongtou_group": "属市工投公司系统或创元集团（A21）",
+    "district": "注册所在区", "gongtou_group": "属市工投公司系统或创元集团",
     "address": "地址", "contact_person": "联系人", "phone": "电话"}
 
 
@@ -802,7 +802,7 @@ def prepare_enterprise(item: Enterprise, is_new: bool) -> None:
         raise RuleViolations([RuleViolation("承继单位不能是本单位", "successor")])
     if item.status == "active" and item.successor is not None:
         raise RuleViolations([RuleViolation(
-            "正常经营的单位不填承继单位；单位关闭、破产、改制后再填写（F3）", "successor", "F3")])
+            "正常经营的单位不填承继单位；单位关闭、破产、改制后再填写", "successor", "F3")])
 
 
 class EnterpriseModelView(KeepInputOnRefusal, ScopedModelView):

@@ -12,7 +12,7 @@ from core.errors import RuleViolation
 from core.release.models import UNMASKABLE, ReleaseRequest
 
 HOW_TO_APPLY = ("请先在“数据安全 → 数据提供申请”中提交申请（用途、接收单位或个人、数据范围、"
-                "不脱敏字段、行数上限），经市退管中心或本区退管中心批准后，凭申请编号导出（A33）。")
+                "不脱敏字段、行数上限），经市退管中心或本区退管中心批准后，凭申请编号导出。")
 
 
 class ReleaseRequired(RuleViolation):

@@ -20,7 +20,7 @@ from core.views.base import ScopedModelView, actor_name, interface
 class ReleaseRequestView(ScopedModelView):
     datamodel = interface(ReleaseRequest)
     route_base = "/release"
-    list_title = "数据提供申请（A33）"
+    list_title = "数据提供申请"
     show_title = "数据提供申请"
     add_title = "提交数据提供申请"
     base_permissions = ["can_list", "can_show", "can_add", "can_approve", "can_reject"]

@@ -9,6 +9,7 @@ scope violation 403; nothing is written in either case.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import threading
@@ -26,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
+from core.registry import fields as registry_fields
 from core.scoping import unscoped
 from core.views.coded import coded_filters, coded_search_field, column_choices
 from core.views.filters import CheckedFilterConverter, CheckedFilters, RequestFilters
@@ -62,6 +64,34 @@ FAB_400_MESSAGES = (
     ("Not a valid rison", "查询参数q无法解析，须为rison或JSON"),
     ("Request is not JSON", "请求内容须为JSON"),
 )
+
+
+# Every coded value of the registry (core.registry.fields) with its Chinese label: a list or
+# show column a view gives no formatter prints a code as the clerk's word.
+CODE_LABELS: dict[str, str] = {}
+for _table in ("GENDER", "RETIREMENT_TYPE", "BENEFIT", "CATEGORY", "RESIDENCE_TYPE",
+               "FAMILY_STATUS", "SERIOUS_ILLNESS", "MANAGEMENT_STATE", "POLITICAL_STATUS",
+               "ENTERPRISE_STATUS"):
+    CODE_LABELS.update(getattr(registry_fields, _table))
+EMPTY = "—"
+# FAB's titles for a view without its own: "Add Merger Date" -> "新增…"
+FAB_TITLES = {"list_title": ("List ", "{}"), "add_title": ("Add ", "新增{}"),
+              "edit_title": ("Edit ", "修改{}"), "show_title": ("Show ", "{}详情")}
+
+
+def display_value(value):
+    """Issue 14 item 4: how a screen prints a value no view formats itself — nothing as
+    "—", a box as 是/否, a moment to the minute, a registry code as its label. The
+    default formatter of every list and show column of ``ScopedModelView``."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, str):
+        return CODE_LABELS.get(value, value)
+    return value
 
 
 def actor_name() -> str:
@@ -258,8 +288,25 @@ class ScopedModelView(RequestFilters, ModelView):
     coded_columns: dict[str, dict[str, str]] | None = None
     search_widget = KeptSearchWidget
 
+    def _init_titles(self) -> None:
+        """FAB's English default titles ("Add Region") in Chinese, from the view's
+        Chinese list title or the model's label."""
+        given = {name: getattr(self, name) for name in FAB_TITLES}
+        super()._init_titles()
+        subject = given["list_title"] or next(
+            (t for t in given.values() if t), None) or self.datamodel.obj.__name__
+        subject = re.sub(r"(列表|详情|管理)$", "", subject)
+        for name, (_english, chinese) in FAB_TITLES.items():
+            if not given[name] and not subject.isascii():
+                setattr(self, name, chinese.format(subject))
+
     def _init_properties(self) -> None:
         super()._init_properties()
+        # Issue 14 item 4: every column without a formatter of its own prints via
+        # ``display_value`` (FAB's templates print the raw value: None, True, codes).
+        self.formatters_columns = {
+            col: display_value for col in {*self.list_columns, *self.show_columns}
+            if isinstance(col, str)} | dict(self.formatters_columns or {})
         self._install_lookups()
         # FAB passes custom search_filters to the REST API only; screens need them too, and
         # first: the URL's ``_flt_<n>_<col>`` is resolved against ``_all_filters`` with a

@@ -25,8 +25,8 @@ PLUGIN = PluginInfo(
     name="industrial_park",
     title="苏州工业园区",
     version="1.0.0",
-    description="园区参保单位与园区退管中心的社会化管理协议（P1–P4）、园区单位档案移交园区公积金"
-                "管理中心（P2）、园区社区服务居住在园区的市区退休人员（A45）。",
+    description="园区参保单位与园区退管中心的社会化管理协议、园区单位档案移交园区公积金"
+                "管理中心、园区社区服务居住在园区的市区退休人员。",
     regions=(PARK,),
 )
 

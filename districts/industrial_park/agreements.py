@@ -107,13 +107,13 @@ def prepare_agreement(session, item: ParkAgreement, actor: str) -> None:
         errors.append(RuleViolation("请选择甲方（参保单位）", "enterprise", "P1"))
     elif not is_park_enterprise(enterprise):
         errors.append(RuleViolation(
-            f"{enterprise.name}不是工业园区的参保单位；园区协议只与园区参保单位签订（P1）",
+            f"{enterprise.name}不是工业园区的参保单位；园区协议只与园区参保单位签订",
             "enterprise", "P1"))
     else:
         existing = agreement_of(session, enterprise.id)
         if existing is not None and existing is not item:
             errors.append(RuleViolation(
-                f"{enterprise.name}已有园区协议{existing.agreement_no}；政策调整请新建版本（P4）",
+                f"{enterprise.name}已有园区协议{existing.agreement_no}；政策调整请新建版本",
                 "enterprise", "P4"))
         wrong = _in_scope(item)
         if wrong:
@@ -143,12 +143,12 @@ def new_version(session, agreement: ParkAgreement, reason: str | None, basis: st
     reason = (reason or "").strip()
     errors = []
     if not reason:
-        errors.append(RuleViolation("请填写修订原因（政策调整的文件或内容，P4）", "revision_reason",
+        errors.append(RuleViolation("请填写修订原因（政策调整的文件或内容）", "revision_reason",
                                     "P4"))
     latest = agreement.latest_version
     if latest is not None and latest.status == "draft":
         errors.append(RuleViolation(
-            f"第{latest.version_no}版尚未签订：请先签订或修改该版本（P4）", "revision_reason", "P4"))
+            f"第{latest.version_no}版尚未签订：请先签订或修改该版本", "revision_reason", "P4"))
     wrong = _in_scope(agreement)
     if wrong:
         errors.append(wrong)
@@ -186,7 +186,7 @@ def prepare_version(session, version: ParkAgreementVersion, actor: str) -> None:
         if changed:
             raise RuleViolations([RuleViolation(
                 f"第{version.version_no}版已签订生效，不能修改{'、'.join(changed)}；"
-                "政策调整请新建版本，原版本保留（P4）", "status", "P4")])
+                "政策调整请新建版本，原版本保留", "status", "P4")])
         version.updated_by = actor
         return
     for party in ("a", "b"):
@@ -204,7 +204,7 @@ def prepare_version(session, version: ParkAgreementVersion, actor: str) -> None:
     version.party_b_name = (version.party_b_name or "").strip() or PARTY_B
     version.revision_reason = (version.revision_reason or "").strip() or None
     if version.version_no > 1 and not version.revision_reason:
-        errors.append(RuleViolation("修订版本须填写修订原因（P4）", "revision_reason", "P4"))
+        errors.append(RuleViolation("修订版本须填写修订原因", "revision_reason", "P4"))
     enterprise = version.agreement.enterprise
     version.party_a_name, version.party_a_unit_no = enterprise.name, enterprise.unit_no
     if errors:
@@ -222,7 +222,7 @@ def _bring_into_force(version: ParkAgreementVersion) -> None:
         if old.effective_from and effective <= old.effective_from:
             raise RuleViolations([RuleViolation(
                 f"第{version.version_no}版的签订日期须晚于第{old.version_no}版的生效日期"
-                f"{old.effective_from.isoformat()}（P4）", "party_b_signed_on", "P4")])
+                f"{old.effective_from.isoformat()}", "party_b_signed_on", "P4")])
     version.status, version.effective_from = "in_force", effective
     for old in previous:
         old.status, old.superseded_on = "superseded", effective
@@ -237,7 +237,7 @@ def prepare_duty(duty: ParkAgreementDuty, actor: str) -> None:
         allowed = "、".join(f"{k}（{v}）" for k, v in DUTY_STATUS.items())
         errors.append(RuleViolation(f"落实情况无效，可选：{allowed}", "status"))
     if _old(duty, "text") != duty.text and duty.version.status != "draft":
-        errors.append(RuleViolation("协议已签订，义务条款不能修改；政策调整请新建版本（P4）",
+        errors.append(RuleViolation("协议已签订，义务条款不能修改；政策调整请新建版本",
                                     "text", "P4"))
     duty.text = (duty.text or "").strip()
     if not duty.text:
@@ -261,14 +261,14 @@ def prepare_original(original: ParkAgreementOriginal, actor: str) -> None:
     original.archive_ref = (original.archive_ref or "").strip() or None
     if original.delivered_on is not None:
         if original.version.status == "draft":
-            errors.append(RuleViolation("本版本尚未经双方签字盖章，正本不能交付（P4）",
+            errors.append(RuleViolation("本版本尚未经双方签字盖章，正本不能交付",
                                         "delivered_on", "P4"))
         elif original.delivered_on > date.today():
             errors.append(RuleViolation("交付日期不能晚于今天", "delivered_on"))
         if not original.received_by:
             errors.append(RuleViolation("请填写接收人", "received_by", "P4"))
         if original.filed and not original.archive_ref:
-            errors.append(RuleViolation("存档的正本须填写存档编号（P4）", "archive_ref", "P4"))
+            errors.append(RuleViolation("存档的正本须填写存档编号", "archive_ref", "P4"))
     elif original.received_by or original.archive_ref:
         errors.append(RuleViolation("请先填写交付日期", "delivered_on"))
     if not original.filed and original.archive_ref:
@@ -293,13 +293,13 @@ def verdict(session, enterprise: Enterprise, on: date) -> bool | str | None:
                 return True
             latest = agreement.latest_version
     message = (f"{enterprise.name}（单位编号{enterprise.unit_no}）尚未与{PARTY_B}签订有效的"
-               f"《{TITLE}》，其退休人员暂不能纳入社会化管理，档案不予接收（A12、P1）")
+               f"《{TITLE}》，其退休人员暂不能纳入社会化管理，档案不予接收")
     if agreement is None:
         return message
     if latest is not None and latest.status == "draft":
         missing = [PARTIES[p.upper()] for p in ("a", "b") if not _complete(latest, p)]
         message += (f"：协议{agreement.agreement_no}第{latest.version_no}版尚待"
-                    f"{'、'.join(missing)}签字盖章（P4）")
+                    f"{'、'.join(missing)}签字盖章")
     elif latest is not None and latest.effective_from and latest.effective_from > on:
         message += f"：协议{agreement.agreement_no}自{latest.effective_from.isoformat()}起生效"
     return message

@@ -24,4 +24,4 @@ def duties_by_status(session, filters: ChartFilters) -> ChartData:
 
 
 CHARTS = [ChartSpec("park_agreement_duties", "园区协议义务落实情况", "bar", duties_by_status,
-                    "生效协议中甲、乙双方义务的落实情况（P2、P3）")]
+                    "生效协议中甲、乙双方义务的落实情况")]

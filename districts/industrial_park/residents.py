@@ -89,7 +89,7 @@ def prepare(item: ParkResident, actor: str, on: date | None = None) -> None:
         return
     park = db.session.get(Region, item.district_id)
     if community.level != "community" or not community.region_path.startswith(park.region_path):
-        raise RuleViolations([RuleViolation("请选择工业园区的社区（A45）", "community", "A45")])
+        raise RuleViolations([RuleViolation("请选择工业园区的社区", "community", "A45")])
     if item.status != "serving" or inspect(item).attrs.community.history.added:
         item.assigned_on, item.assigned_by = on or date.today(), actor
     item.status = "serving"

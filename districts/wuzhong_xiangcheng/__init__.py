@@ -21,7 +21,7 @@ PLUGIN = PluginInfo(
     name="wuzhong_xiangcheng",
     title="吴中区、相城区并轨",
     version="1.0.0",
-    description="按并轨日期将吴中区、相城区纳入市区统筹范围（A44），并生成居外人员转为本地人员的工作清单。",
+    description="按并轨日期将吴中区、相城区纳入市区统筹范围，并生成居外人员转为本地人员的工作清单。",
     regions=DISTRICTS,
 )
 

@@ -24,10 +24,10 @@ def check_merger_date(item: MergerDate) -> None:
     """A44: the date is set by a city administrator, for 吴中区 or 相城区 only."""
     user = g.get("ra_user")
     if user is None or user.region is None or user.region.level != "city":
-        raise RuleViolations([RuleViolation("并轨日期只能由市级管理员设置（A44）", "merger_date", "A44")])
+        raise RuleViolations([RuleViolation("并轨日期只能由市级管理员设置", "merger_date", "A44")])
     district = item.district or db.session.get(Region, item.district_id)
     if district is None or district.code not in DISTRICTS:
-        raise RuleViolations([RuleViolation("并轨日期只适用于吴中区、相城区（A44）", "district", "A44")])
+        raise RuleViolations([RuleViolation("并轨日期只适用于吴中区、相城区", "district", "A44")])
     plugins = current_app.extensions["retiree_admin.plugins"]
     if not plugins.enabled_for_path("wuzhong_xiangcheng", district.region_path, db.session):
         raise RuleViolations([RuleViolation(

@@ -64,7 +64,7 @@ def verdict(session, enterprise: Enterprise, on: date) -> bool | str | None:
     if any(a.in_force_on(on) for a in agreements):
         return True
     message = (f"{enterprise.name}（单位编号{enterprise.unit_no}）尚未与市退管中心签订有效的"
-               "《企业退休人员社会化管理协议书》，其退休人员暂不能纳入社会化管理，档案不予接收（A12）")
+               "《企业退休人员社会化管理协议书》，其退休人员暂不能纳入社会化管理，档案不予接收")
     if agreements:
         last = agreements[-1]
         if last.status == "draft":
@@ -97,7 +97,7 @@ def check(session, item: CityAgreement, actor: str, is_new: bool) -> None:
     user = g.get("ra_user")
     region = getattr(user, "region", None)
     if region is not None and region.level not in ("city", "district"):
-        errors.append(RuleViolation("协议由市、区退管中心登记（A12）", "enterprise", "A12"))
+        errors.append(RuleViolation("协议由市、区退管中心登记", "enterprise", "A12"))
     item.document_no = (item.document_no or "").strip()
     if not item.document_no:
         errors.append(RuleViolation("请填写协议编号", "document_no"))

@@ -21,4 +21,4 @@ def agreements_by_status(session, filters: ChartFilters) -> ChartData:
 
 
 CHARTS = [ChartSpec("city_agreement_status", "社会化管理协议签订情况", "bar", agreements_by_status,
-                    "单位与市退管中心的协议按状态统计（A12）")]
+                    "单位与市退管中心的协议按状态统计")]

@@ -42,7 +42,7 @@ class CityAgreementView(ScopedModelView):
     label_columns = LABELS
     description_columns = {
         "status": "签订后协议内容不能修改；终止须填写终止日期和原因",
-        "signed_on": "协议自签订之日起有效（A12：企业退休人员纳入社会化管理前须已签订）",
+        "signed_on": "协议自签订之日起有效（企业退休人员纳入社会化管理前须已签订）",
     }
     show_template = "ca_agreement_show.html"
 

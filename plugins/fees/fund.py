@@ -88,7 +88,7 @@ def _amount(value, field_name: str = "amount") -> Decimal:
     except ValueError as exc:
         raise _refuse(str(exc), field_name, "A38") from exc
     if amount <= 0:
-        raise _refuse("金额须大于零（收入与支出分别登记，不以负数冲抵，A38）", field_name, "A38")
+        raise _refuse("金额须大于零（收入与支出分别登记，不以负数冲抵）", field_name, "A38")
     return amount
 
 
@@ -102,7 +102,7 @@ def record_income(session: Session, actor: Actor, *, source: str, amount, receiv
     if payment is None:
         require(actor, "income", "A37")
         if source not in ("donation", "sponsorship"):
-            raise _refuse("专户收入只登记捐赠、赞助；服务费收入随缴费登记自动入账（A37、A38）",
+            raise _refuse("专户收入只登记捐赠、赞助；服务费收入随缴费登记自动入账",
                           "source", "A38")
     elif source != "fee":
         raise _refuse("服务费收入的来源须为“社会化管理服务费”", "source", "A38")
@@ -135,13 +135,13 @@ def request_allocation(session: Session, actor: Actor, *, organisation: Region, 
     number of retirees it manages). Made by the organisation (its scope) or the centre."""
     errors = []
     if organisation is None or organisation.level not in SERVICE_LEVELS:
-        errors.append(RuleViolation("拨付对象须为区退管中心、街道或社区服务机构（A39）",
+        errors.append(RuleViolation("拨付对象须为区退管中心、街道或社区服务机构",
                                     "organisation", "A39"))
     if purpose not in PURPOSES:
-        errors.append(RuleViolation("用途须为信息库与档案管理、走访慰问或组织活动（A34）",
+        errors.append(RuleViolation("用途须为信息库与档案管理、走访慰问或组织活动",
                                     "purpose", "A34"))
     if not (need or "").strip():
-        errors.append(RuleViolation("请说明经费需求（按需拨付，A39）", "need", "A39"))
+        errors.append(RuleViolation("请说明经费需求（按需拨付）", "need", "A39"))
     if errors:
         raise RuleViolations(errors)
     allocation = FundAllocation(
@@ -159,7 +159,7 @@ def approve_allocation(session: Session, actor: Actor, allocation: FundAllocatio
     if allocation.state != "requested":
         raise _refuse(f"拨付状态为“{allocation.state_label}”，不能批准", "state", "A39")
     if not (approval_no or "").strip():
-        raise _refuse("请填写劳动保障部门批准文号（A39）", "approval_no", "A39")
+        raise _refuse("请填写劳动保障部门批准文号", "approval_no", "A39")
     allocation.state, allocation.approval_no = "approved", approval_no.strip()
     allocation.approved_by, allocation.approved_at = actor.username, datetime.now()
 
@@ -183,7 +183,7 @@ def check_allocation(session: Session, actor: Actor, allocation: FundAllocation,
     if allocation.state != "approved":
         raise _refuse(f"拨付须先经劳动保障部门批准（当前：{allocation.state_label}）", "state", "A39")
     if allocation.approved_by == actor.username:
-        raise _refuse("批准与核拨须由不同部门的人员办理（A39）", "state", "A39")
+        raise _refuse("批准与核拨须由不同部门的人员办理", "state", "A39")
     on = on or date.today()
     _debit(session, special_account(session), allocation.amount, "A39")
     book = book_of(session, allocation.organisation)
@@ -203,7 +203,7 @@ def record_expense(session: Session, actor: Actor, *, organisation: Region, purp
     """A39: an organisation spends from its own book, on an A34 purpose only (no
     diversion), never below zero."""
     if purpose not in PURPOSES:
-        raise _refuse("经费只能用于信息库与档案管理、走访慰问、组织活动（A34），专款专用（A39）",
+        raise _refuse("经费只能用于信息库与档案管理、走访慰问、组织活动，专款专用",
                       "purpose", "A39")
     if not (note or "").strip():
         raise _refuse("请填写支出事由", "note", "A39")

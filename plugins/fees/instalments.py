@@ -75,7 +75,7 @@ def generate_schedule(total: Decimal, years: int, start_on: date) -> list[Line]:
 def _check_years(years: int) -> None:
     if not isinstance(years, int) or years < 1 or years > MAX_YEARS:
         raise RuleViolations([RuleViolation(
-            f"分期缴费最长不超过三年（A36）：申请为{years}年", "years", "A36")])
+            f"分期缴费最长不超过三年：申请为{years}年", "years", "A36")])
 
 
 def validate_schedule(total: Decimal, amounts: list[Decimal]) -> list[RuleViolation]:
@@ -85,27 +85,27 @@ def validate_schedule(total: Decimal, amounts: list[Decimal]) -> list[RuleViolat
         return [RuleViolation("应缴总额须大于零", "total", "A36")]
     if len(amounts) > MAX_YEARS:
         errors.append(RuleViolation(
-            f"分期缴费最长不超过三年（A36）：计划分{len(amounts)}年", "amounts", "A36"))
+            f"分期缴费最长不超过三年：计划分{len(amounts)}年", "amounts", "A36"))
     if not amounts:
         return [RuleViolation("请填写各年缴费金额", "amounts", "A36")]
     if any(a <= 0 for a in amounts):
-        errors.append(RuleViolation("各年缴费金额须大于零（A36）", "amounts", "A36"))
+        errors.append(RuleViolation("各年缴费金额须大于零", "amounts", "A36"))
     first_min = percent_of(total, YEAR_ONE_PERCENT)
     if amounts[0] < first_min:
         errors.append(RuleViolation(
-            f"第一年缴费不得少于应缴总额的50%（A36）：总额{yuan(total)}元，第一年至少"
+            f"第一年缴费不得少于应缴总额的50%：总额{yuan(total)}元，第一年至少"
             f"{yuan(first_min)}元，计划为{yuan(amounts[0])}元", "amounts", "A36"))
     if len(amounts) >= 2:
         remaining = total - amounts[0]
         second_min = min(percent_of(total, YEAR_TWO_PERCENT), remaining)
         if amounts[1] < second_min:
             errors.append(RuleViolation(
-                f"第二年缴费不得少于应缴总额的30%，余额不足30%的须全部缴清（A36）：第二年至少"
+                f"第二年缴费不得少于应缴总额的30%，余额不足30%的须全部缴清：第二年至少"
                 f"{yuan(second_min)}元，计划为{yuan(amounts[1])}元", "amounts", "A36"))
     planned = sum(amounts, ZERO)
     if planned != total:
         errors.append(RuleViolation(
-            f"第三年缴清余款（A36）：各年合计{yuan(planned)}元，须等于应缴总额{yuan(total)}元",
+            f"第三年缴清余款：各年合计{yuan(planned)}元，须等于应缴总额{yuan(total)}元",
             "amounts", "A36"))
     return errors
 
@@ -157,10 +157,10 @@ def apply_for_plan(session: Session, actor: Actor, enterprise: Enterprise, *, ye
     authority = (enterprise.industry_authority or "").strip()
     if not authority:
         errors.append(RuleViolation(
-            "分期缴费须由行业主管部门提出书面申请（A36）：该单位未登记行业主管部门",
+            "分期缴费须由行业主管部门提出书面申请：该单位未登记行业主管部门",
             "enterprise", "A36"))
     if not document or not (document_name or "").strip():
-        errors.append(RuleViolation("请上传经行业主管部门提出的书面申请（A36）", "document", "A36"))
+        errors.append(RuleViolation("请上传经行业主管部门提出的书面申请", "document", "A36"))
     if session.scalar(select(InstalmentPlan.id).where(
             InstalmentPlan.enterprise_id == enterprise.id,
             InstalmentPlan.state.in_(OPEN_STATES))) is not None:
@@ -212,18 +212,18 @@ def transition(session: Session, actor: Actor, plan: InstalmentPlan, action: str
         errors.append(RuleViolation("请填写不予批准的理由", "note", "A36"))
     if action == "approve":
         if not (approval_no or "").strip():
-            errors.append(RuleViolation("请填写市劳动保障部门的批准文号（A36）", "approval_no", "A36"))
+            errors.append(RuleViolation("请填写市劳动保障部门的批准文号", "approval_no", "A36"))
         reviewer = next((t.actor for t in plan.transitions if t.to_state == "reviewed"), None)
         if reviewer == actor.username:
-            errors.append(RuleViolation("审核与审批须由不同的人员办理（A36）", "state", "A36"))
+            errors.append(RuleViolation("审核与审批须由不同的人员办理", "state", "A36"))
     if action == "sign":
         if not (agreement_no or "").strip():
-            errors.append(RuleViolation("请填写分期缴费协议编号（A36）", "agreement_no", "A36"))
+            errors.append(RuleViolation("请填写分期缴费协议编号", "agreement_no", "A36"))
         if signed_on is None:
-            errors.append(RuleViolation("请填写协议签订日期（A36）", "signed_on", "A36"))
+            errors.append(RuleViolation("请填写协议签订日期", "signed_on", "A36"))
         if outstanding_of(session, plan.enterprise_id) < plan.total:
             errors.append(RuleViolation(
-                "申请后该单位欠费已减少，计划总额与欠费不符，请重新申请（A36）", "total", "A36"))
+                "申请后该单位欠费已减少，计划总额与欠费不符，请重新申请", "total", "A36"))
         errors += validate_schedule(plan.total, [i.amount for i in plan.instalments])
     if errors:
         raise RuleViolations(errors)

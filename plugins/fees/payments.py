@@ -38,19 +38,19 @@ def check_payer(enterprise: Enterprise, funding_source: str | None) -> list[Rule
     source = (funding_source or "").strip() or None
     if kind == "enterprise":
         if source is not None:
-            return [RuleViolation("正常经营的单位自行缴纳服务费，不填资金来源（A36）",
+            return [RuleViolation("正常经营的单位自行缴纳服务费，不填资金来源",
                                   "funding_source", "A36")]
         return []
     status = ENTERPRISE_STATUS.get(enterprise.status, enterprise.status)
     errors = []
     if not name:
         errors.append(RuleViolation(
-            f"该单位已{status}，服务费由其行业主管部门缴纳，但单位未登记行业主管部门（A36）",
+            f"该单位已{status}，服务费由其行业主管部门缴纳，但单位未登记行业主管部门",
             "enterprise", "A36"))
     if source not in FUNDING_SOURCES:
         errors.append(RuleViolation(
             f"该单位已{status}，服务费由行业主管部门{name}缴纳，须注明资金来源："
-            f"{'或'.join(FUNDING_SOURCES.values())}（A36）", "funding_source", "A36"))
+            f"{'或'.join(FUNDING_SOURCES.values())}", "funding_source", "A36"))
     return errors
 
 

@@ -186,7 +186,7 @@ class FeePaymentView(ScopedModelView):
                 method=f.method.data, reference=f.reference.data, note=f.note.data)
         done = _run(form, "登记缴费", apply, url_for(".list"),
                     done=lambda p: url_for(".show", pk=p.id))
-        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记缴费（A35、A36）",
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记缴费",
                                             cancel=url_for(".list"))
 
     @expose("/receipt/<int:pk>")
@@ -305,7 +305,7 @@ class InstalmentPlanView(ScopedModelView):
         done = _run(form, "分期缴费申请", apply, url_for(".list"), message="已登记",
                     done=lambda p: url_for(".show", pk=p.id))
         return done or self.render_template(FORM_TEMPLATE, form=form,
-                                            title="登记分期缴费申请（A36）", multipart=True,
+                                            title="登记分期缴费申请", multipart=True,
                                             cancel=url_for(".list"))
 
     @expose("/step/<int:pk>/<action>", methods=["GET", "POST"])
@@ -392,13 +392,13 @@ class FundIncomeView(ScopedModelView):
                                       amount=f.amount.data, received_on=f.received_on.data,
                                       from_name=f.from_name.data, note=f.note.data)
         done = _run(form, "登记专户收入", apply, url_for(".list"))
-        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记捐赠、赞助（A37）",
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记捐赠、赞助",
                                             cancel=url_for(".list"))
 
 
 class AllocationForm(FlaskForm):
     organisation = SelectField("服务机构", coerce=int, validators=[DataRequired(REQUIRED)])
-    purpose = SelectField("用途（A34）", choices=list(PURPOSES.items()))
+    purpose = SelectField("用途", choices=list(PURPOSES.items()))
     amount = _money_text("申请金额")
     need = TextAreaField("经费需求说明", validators=[DataRequired(REQUIRED)])
     note = StringField("备注")
@@ -448,7 +448,7 @@ class FundAllocationView(ScopedModelView):
                 purpose=f.purpose.data, amount=f.amount.data, need=f.need.data, note=f.note.data)
         done = _run(form, "申请拨付", apply, url_for(".list"),
                     done=lambda a: url_for(".show", pk=a.id))
-        return done or self.render_template(FORM_TEMPLATE, form=form, title="申请经费拨付（A39）",
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="申请经费拨付",
                                             cancel=url_for(".list"))
 
     @expose("/step/<int:pk>/<action>", methods=["GET", "POST"])
@@ -488,7 +488,7 @@ class FundAllocationView(ScopedModelView):
 
 class ExpenseForm(FlaskForm):
     organisation = SelectField("服务机构", coerce=int, validators=[DataRequired(REQUIRED)])
-    purpose = SelectField("用途（A34）", choices=list(PURPOSES.items()))
+    purpose = SelectField("用途", choices=list(PURPOSES.items()))
     amount = _money_text("支出金额")
     entry_on = DateField("支出日期", validators=[DataRequired(REQUIRED)], default=date.today)
     note = StringField("支出事由", validators=[DataRequired(REQUIRED)])
@@ -526,7 +526,7 @@ class FundBookView(ScopedModelView):
                 purpose=f.purpose.data, amount=f.amount.data, entry_on=f.entry_on.data,
                 note=f.note.data)
         done = _run(form, "登记支出", apply, url_for(".list"))
-        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记经费支出（A39）",
+        return done or self.render_template(FORM_TEMPLATE, form=form, title="登记经费支出",
                                             cancel=url_for(".list"))
 
 

@@ -346,8 +346,8 @@ def test_every_change_is_recorded_and_shown(login, rid, demo_app):
 
     page = d_cl.get("/plugins/").get_data(as_text=True)
     log = page[page.index('id="ra-plugin-changes"'):]
-    assert re.search(r"<td>d_cl</td>\s*<td>沧浪区</td><td>demo_widgets</td>\s*<td>启用 → 停用</td>", log)
-    assert re.search(r"<td>d_cl</td>\s*<td>沧浪区</td><td>demo_widgets</td>\s*<td>停用 → 启用</td>", log)
+    assert re.search(r"<td>d_cl</td>\s*<td>沧浪区</td><td>演示插件</td>\s*<td>启用 → 停用</td>", log)
+    assert re.search(r"<td>d_cl</td>\s*<td>沧浪区</td><td>演示插件</td>\s*<td>停用 → 启用</td>", log)
     assert "平江区" not in log  # a district admin sees its own district's changes
     assert "<td>city</td>" in city.get("/plugins/").get_data(as_text=True)
 

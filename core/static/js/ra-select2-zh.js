@@ -20,7 +20,8 @@
       var box = $(this);
       if (box.hasClass("select2-hidden-accessible")) {
         // FAB's empty choice is "__None": shown as the placeholder, not as its value.
-        var blank = box.find("option[value='__None']").length;
+        // WTForms prints an option without a label as its value: "__None" on screen.
+        var blank = box.find("option[value='__None']").text("").length;
         box.select2({placeholder: blank ? {id: "__None", text: "请选择"} : "请选择",
                      allowClear: true, theme: "bootstrap", language: zh});
       }

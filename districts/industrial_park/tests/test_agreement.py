@@ -30,7 +30,7 @@ def test_P1_agreement_parties_and_unit_no(new_agreement, make_enterprise, client
                                                            "agreement_no": "YQ-2025-002"})
     assert refused.status_code == 422
     assert refused.json["message"]["enterprise"] == [
-        "沧浪五金厂不是工业园区的参保单位；园区协议只与园区参保单位签订（P1）"]
+        "沧浪五金厂不是工业园区的参保单位；园区协议只与园区参保单位签订"]
     again = client.post("/api/v1/park_agreement/", json={
         "enterprise": client.get(f"/api/v1/park_agreement/{pk}").json["result"]["enterprise"]["id"],
         "agreement_no": "YQ-2025-003"})
@@ -106,7 +106,7 @@ def test_P4_three_originals_tracked(new_agreement):
                       json={"delivered_on": "2025-03-06", "received_by": "周明"}).status_code == 200
     unfiled = client.put(f"/api/v1/park_agreement_original/{by_no[3]}",
                          json={"delivered_on": "2025-03-06", "received_by": "档案室"})
-    assert unfiled.json["message"]["archive_ref"] == ["存档的正本须填写存档编号（P4）"]
+    assert unfiled.json["message"]["archive_ref"] == ["存档的正本须填写存档编号"]
     assert client.put(f"/api/v1/park_agreement_original/{by_no[3]}", json={
         "delivered_on": "2025-03-06", "received_by": "档案室", "archive_ref": "YQ-DA-0001"}
     ).status_code == 200
@@ -237,7 +237,7 @@ def test_A12_park_agreement_replaces_city_agreement(app, new_agreement, enable, 
     refused = accept(app, pk, date(2025, 4, 1))
     assert "园区星海电子有限公司（单位编号320571001）尚未与苏州工业园区企业退休人员社会化管理服务中心" \
         in refused
-    assert "第1版尚待甲方、乙方签字盖章（P4）" in refused
+    assert "第1版尚待甲方、乙方签字盖章" in refused
     sign(client, version)
     assert "自2025-03-05起生效" in accept(app, pk, date(2025, 3, 4))
     assert accept(app, pk, date(2025, 3, 5)) is True
@@ -256,7 +256,7 @@ def test_A12_park_rule_applies_only_where_enabled(app, make_enterprise, enable, 
     with app.app_context():
         first = db.session.scalar(select(Enterprise).where(Enterprise.unit_no == "320500001"))
         assert verdict(db.session, first, date.today()) is None
-        assert "A12" in verdict(db.session, db.session.get(Enterprise, unit), date.today())
+        assert "档案不予接收" in verdict(db.session, db.session.get(Enterprise, unit), date.today())
 
 
 def test_P1_screens_menu_add_and_new_version(app, park, make_enterprise, client_for):

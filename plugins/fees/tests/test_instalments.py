@@ -23,7 +23,7 @@ def _messages(total, amounts) -> str:
 def test_A36_year_one_at_least_half():
     assert _messages("10000.00", ["5000.00", "3000.00", "2000.00"]) == ""
     message = _messages("10000.00", ["4999.99", "3000.01", "2000.00"])
-    assert "第一年缴费不得少于应缴总额的50%（A36）" in message
+    assert "第一年缴费不得少于应缴总额的50%" in message
     assert "第一年至少5,000.00元，计划为4,999.99元" in message
     assert percent_rounds_up() == Decimal("300.01")  # half of 600.01, never short of it
 
@@ -42,17 +42,17 @@ def test_A36_year_two_at_least_30_percent_or_rest():
 
 
 def test_A36_year_three_is_the_rest():
-    assert "第三年缴清余款（A36）：各年合计9,999.00元，须等于应缴总额10,000.00元" in \
+    assert "第三年缴清余款：各年合计9,999.00元，须等于应缴总额10,000.00元" in \
         _messages("10000.00", ["5000.00", "3000.00", "1999.00"])
     assert "第三年缴清余款" in _messages("10000.00", ["5000.00", "3000.00", "2001.00"])
 
 
 def test_A36_at_most_three_years():
-    assert "分期缴费最长不超过三年（A36）：计划分4年" in \
+    assert "分期缴费最长不超过三年：计划分4年" in \
         _messages("10000.00", ["5000.00", "3000.00", "1000.00", "1000.00"])
     with pytest.raises(RuleViolations) as refused:
         build_lines(Decimal("10000.00"), 4, START, None)
-    assert "分期缴费最长不超过三年（A36）：申请为4年" in str(refused.value)
+    assert "分期缴费最长不超过三年：申请为4年" in str(refused.value)
     lines = build_lines(Decimal("10000.00"), 3, START, None)
     assert [ln.due_on for ln in lines] == [date(2025, 12, 31), date(2026, 12, 31),
                                            date(2027, 12, 31)]

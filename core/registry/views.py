@@ -262,12 +262,14 @@ def community_text(community) -> str:
     level = getattr(getattr(user, "region", None), "level", None)
     if level not in ("city", "district"):
         return community.name
-    with unscoped():
-        names, node = [], community
-        while node is not None and node.level != "city":
-            names.append(node.name)
-            node = node.parent
-    return "/".join(reversed(names))
+    names = g.get("ra_region_names")
+    if names is None:  # the districts' and streets' names, once per request
+        with unscoped():
+            names = g.ra_region_names = dict(db.session.execute(
+                select(Region.code, Region.name).where(Region.level.in_(("district", "street")))
+                .execution_options(unscoped=True)).all())
+    codes = [code for code in community.region_path.split("/") if code][1:-1]
+    return "/".join([*(names.get(code, code) for code in codes), community.name])
 
 
 def _moment(value) -> str:

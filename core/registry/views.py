@@ -447,7 +447,7 @@ class RetireeTransferView(ScopedModelView):
     label_columns = {"retiree": "退休人员", "from_community": "迁出社区", "to_community": "迁入社区",
                      "moved_on": "迁移日期", "reason": "原因", "actor": "经办人", "at": "登记时间"}
     show_columns = [*list_columns, "at"]
-    formatters_columns = {"at": _moment, "reason": _label_of({})}
+    formatters_columns = {"at": _moment, "reason": _label_of({}), "actor": person_name}
     base_order = ("id", "desc")
 
 
@@ -592,7 +592,8 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         step), and the health fields for a user who may not see them (PIPL)."""
         from core.release.service import health_visible
 
-        return CORRECTED_APART if health_visible() else (*CORRECTED_APART, *HEALTH_COLUMNS)
+        kept = (*CORRECTED_APART, CHANGE_REASON)  # the reason is history, not a column
+        return kept if health_visible() else (*kept, *HEALTH_COLUMNS)
 
     # --- PIPL: health fields only for the roles that need them (core.release) ---------
     def _get_edit_widget(self, form, exclude_cols=None, widgets=None):

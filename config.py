@@ -71,6 +71,8 @@ POOLING_AREA_CODES = ["320502", "320503", "320504", "320505", "320590"]
 RULES_IN_FORCE_FROM = "2024-12-01"
 # A17: age from which a retiree counts as very old (高龄).
 VERY_OLD_AGE = 80
+# The most rows one batch action of the roster (print, cards, export, archives) takes.
+BATCH_MAX_ROWS = 200
 
 # Plugins: packages scanned for built-in plugins, the entry-point group for external
 # ones, and a block-list of plugin names never loaded.

@@ -11,7 +11,12 @@ from flask import current_app
 
 from core.registry.fields import FORM_FIELDS
 from core.registry.models import Retiree
-from core.registry.printing import contact_card_pdf, registration_form_pdf
+from core.registry.printing import (
+    contact_card_pdf,
+    contact_cards_pdf,
+    registration_form_pdf,
+    registration_forms_pdf,
+)
 from core.registry.validators import mask_id_card, mask_phone
 from core.scoping import unscoped
 
@@ -60,11 +65,28 @@ def registration_form_for(retiree: Retiree, full: bool = False, health: bool = F
                                  font_path=current_app.config.get("PDF_FONT_PATH"))
 
 
+def registration_forms_for(retirees: list[Retiree]) -> bytes:
+    """The masked forms of several people in one PDF, as :func:`registration_form_for`
+    prints each by default (no full numbers, no health data)."""
+    return registration_forms_pdf([form_record(r) for r in retirees],
+                                  font_path=current_app.config.get("PDF_FONT_PATH"))
+
+
 def contact_card_for(retiree: Retiree) -> bytes:
     """A13: the community's contacts for this retiree."""
+    return contact_card_pdf(_card(retiree), font_path=current_app.config.get("PDF_FONT_PATH"))
+
+
+def contact_cards_for(retirees: list[Retiree]) -> bytes:
+    """A13: the cards of several people in one PDF, one per page."""
+    return contact_cards_pdf([_card(r) for r in retirees],
+                             font_path=current_app.config.get("PDF_FONT_PATH"))
+
+
+def _card(retiree: Retiree) -> dict:
     nodes = _ancestors(retiree)
     community, street = nodes.get("community"), nodes.get("street")
-    card = {
+    return {
         "name": retiree.name,
         "personal_no": retiree.personal_no,
         "community_name": community.name if community else "市退管中心（居外人员）",
@@ -74,4 +96,3 @@ def contact_card_for(retiree: Retiree) -> bytes:
         "street_phone": street.phone if street else None,
         "centre_phone": current_app.config.get("CENTRE_PHONE"),
     }
-    return contact_card_pdf(card, font_path=current_app.config.get("PDF_FONT_PATH"))

@@ -34,7 +34,9 @@ __all__ = [
     "FORM_TITLE",
     "INSTRUCTIONS",
     "contact_card_pdf",
+    "contact_cards_pdf",
     "registration_form_pdf",
+    "registration_forms_pdf",
     "resolve_font_path",
 ]
 
@@ -609,12 +611,21 @@ def registration_form_pdf(record: dict, font_path: str | None = None) -> bytes:
     printed as given: the caller masks them (``core.registry.documents``); the fields
     named in the optional key ``withheld`` print :data:`WITHHELD_TEXT` instead.
     """
+    return registration_forms_pdf([record], font_path,
+                                  f"{FORM_TITLE} {_fmt_text(record.get('name'))}".strip())
+
+
+def registration_forms_pdf(records: list[dict], font_path: str | None = None,
+                           title: str = FORM_TITLE) -> bytes:
+    """The forms of several people in one PDF (the roster's batch print): each record
+    as :func:`registration_form_pdf` prints it, two pages per person, in order."""
     font = _load_font(resolve_font_path(font_path))
     pdf = _new_pdf(font, "A4")
-    pdf.set_title(f"{FORM_TITLE} {_fmt_text(record.get('name'))}".strip())
+    pdf.set_title(title)
     cv = _Canvas(pdf, font)
-    for keeper in COPY_KEEPERS:
-        _draw_copy(cv, record, keeper)
+    for record in records:
+        for keeper in COPY_KEEPERS:
+            _draw_copy(cv, record, keeper)
     return bytes(pdf.output())
 
 
@@ -630,11 +641,25 @@ def contact_card_pdf(card: dict, font_path: str | None = None) -> bytes:
     ``community_phone``, ``coordinator_name``, ``coordinator_phone``, ``street_name``,
     ``street_phone``, ``centre_phone``; a missing one is printed as a blank line.
     """
+    return contact_cards_pdf([card], font_path,
+                             f"{CARD_TITLE} {_fmt_text(card.get('name'))}".strip())
+
+
+def contact_cards_pdf(cards: list[dict], font_path: str | None = None,
+                      title: str = CARD_TITLE) -> bytes:
+    """Several contact cards in one PDF, one card per page (the roster's batch print)."""
     font = _load_font(resolve_font_path(font_path))
     pdf = _new_pdf(font, _CARD)
-    pdf.set_title(f"{CARD_TITLE} {_fmt_text(card.get('name'))}".strip())
-    pdf.add_page()
+    pdf.set_title(title)
     cv = _Canvas(pdf, font)
+    for card in cards:
+        pdf.add_page()
+        _draw_card(cv, card)
+    return bytes(pdf.output())
+
+
+def _draw_card(cv: _Canvas, card: dict) -> None:
+    pdf = cv.pdf
     w, h = _CARD
     m = 2.5
     pdf.set_line_width(0.3)
@@ -681,4 +706,3 @@ def contact_card_pdf(card: dict, font_path: str | None = None) -> bytes:
         y += line_h
     foot_pt = 5.5
     cv.text((w - cv.width(CARD_FOOTER, foot_pt)) / 2, h - 5.6, 3, CARD_FOOTER, foot_pt)
-    return bytes(pdf.output())

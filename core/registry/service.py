@@ -349,8 +349,8 @@ def record_history(session, r: Retiree, actor: str, action: str, reason: str | N
         if change is None:
             continue
         old, new = change
-        if old == new:
-            continue
+        if old == new or (old in (None, "") and new in (None, "")):
+            continue  # an empty box saved again empty is no change (issue 14 item 11)
         session.add(RetireeHistory(retiree_id=r.id, actor=actor, action=action, field=field,
                                    old_value=_text(field, old), new_value=_text(field, new),
                                    reason=reason))

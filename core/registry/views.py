@@ -7,10 +7,11 @@ import re
 import tempfile
 from datetime import date
 
-from flask import Response, abort, flash, g, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.actions import action
 from flask_appbuilder.exceptions import DatabaseException
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, get_field_setup_query
 from flask_appbuilder.security.decorators import permission_name
@@ -166,7 +167,7 @@ def _form_fields() -> dict:
     for f in FORM_FIELDS:
         if f.name in RULE_CHECKED_TEXT:
             fields[f.name] = StringField(
-                f.label, description=f.help,
+                f.label, description=f.help, widget=BS3TextFieldWidget(),
                 validators=[DataRequired(message=f"{f.label}不能为空")] if f.required
                 else [Optional()])
         elif f.kind == "bool":
@@ -190,19 +191,30 @@ CORRECTED_APART = ("id_card_no", "phone")
 CORRECT_HINT = "已脱敏；如需更正，请使用“更正证件号/电话”（须说明原因）"
 
 
+# A32: the reason of an edit, written to each history row of the change (never a column).
+CHANGE_REASON = "change_reason"
+
+
 def _edit_form_fields() -> dict:
     return _form_fields() | {"version": HiddenField()} | {
-        name: StringField(LABELS[name], description=CORRECT_HINT,
-                          render_kw={"readonly": True}) for name in CORRECTED_APART}
+        name: StringField(LABELS[name], description=CORRECT_HINT, widget=BS3TextFieldWidget(),
+                          render_kw={"readonly": True}) for name in CORRECTED_APART} | {
+        CHANGE_REASON: StringField(
+            "修改原因", widget=BS3TextFieldWidget(), description="选填；记入修改记录",
+            validators=[Optional(), Length(max=200, message="修改原因最多200个字")])}
 
 
-def _fieldsets(names: list[str], hidden: tuple[str, ...] = ()) -> list:
+def _fieldsets(names: list[str], hidden: tuple[str, ...] = (),
+               shown_as: dict[str, str] | None = None) -> list:
     """The paper form's sections. ``hidden`` fields ride in the last one: FAB builds a
     form from its fieldsets, renders hidden fields once (``form.hidden_tag``) and skips
-    them in the rows."""
+    them in the rows. ``shown_as`` puts another column in a field's place (the masked
+    numbers on the show page)."""
+    shown_as = shown_as or {}
     out = []
     for section in SECTIONS:
-        cols = [f.name for f in FORM_FIELDS if f.section == section and f.name in names]
+        cols = [shown_as.get(f.name, f.name) for f in FORM_FIELDS
+                if f.section == section and f.name in names]
         if cols:
             out.append((section, {"fields": cols}))
     out[-1][1]["fields"] += hidden
@@ -235,6 +247,55 @@ FORMATTERS = {f.name: _yes_no if f.kind == "bool" else _label_of(f.choices or {}
               for f in FORM_FIELDS} | {"form_complete": _yes_no} | {
     name: _label_of({}) for name in ("archive_transferred_on", "death_date", "death_cause",
                                      "removed_reason")}
+
+
+def _show_sections() -> list:
+    """The show page's form sections: the masked ID number and phone in 基本情况 where
+    the form has them, the age after the birth date."""
+    sections = _fieldsets(FORM_COLUMNS, shown_as=dict(MASKED_FROM_FORM))
+    basic = sections[0][1]["fields"]
+    basic.insert(basic.index("birth_date") + 1, "age")
+    return sections
+
+
+MASKED_FROM_FORM = {"id_card_no": "id_card_masked", "phone": "phone_masked"}
+
+
+def person_name(login: str | None) -> str:
+    """A user named by their display name, not their login (issue 14 item 11); a login
+    no user has any more (or "system") is shown as it is. One query per login and
+    request."""
+    if not login:
+        return ""
+    known = g.setdefault("ra_display_names", {})
+    if login not in known:
+        from flask import current_app
+
+        user_model = current_app.appbuilder.sm.user_model
+        row = db.session.execute(select(user_model.first_name, user_model.last_name)
+                                 .where(user_model.username == login)).first()
+        known[login] = (f"{row[0] or ''}{row[1] or ''}" or login) if row else login
+    return known[login]
+
+
+def community_text(community) -> str:
+    """A community as a city or district user needs it: with its district and street
+    (“姑苏区/双塔街道/龙华社区”: five demo communities share a name); below that level
+    its own name is enough."""
+    if community is None:
+        return ""
+    user = g.get("ra_user")
+    level = getattr(getattr(user, "region", None), "level", None)
+    if level not in ("city", "district"):
+        return community.name
+    names = g.get("ra_region_names")
+    if names is None:  # the districts' and streets' names, once per request
+        with unscoped():
+            names = g.ra_region_names = dict(db.session.execute(
+                select(Region.code, Region.name).where(Region.level.in_(("district", "street")))
+                .execution_options(unscoped=True)).all())
+    codes = [code for code in community.region_path.split("/") if code][1:-1]
+    return "/".join([*(names.get(code, code) for code in codes), community.name])
 
 
 def _moment(value) -> str:
@@ -398,7 +459,8 @@ class RetireeHistoryView(ScopedModelView):
                      "old_label": "原值", "new_label": "新值", "reason": "原因",
                      "retiree": "退休人员"}
     formatters_columns = {"at": _moment, "action": _label_of(HISTORY_ACTIONS),
-                          "field": _label_of(HISTORY_FIELDS), "reason": _label_of({})}
+                          "field": _label_of(HISTORY_FIELDS), "reason": _label_of({}),
+                          "actor": person_name}
     base_order = ("id", "desc")
 
 
@@ -413,7 +475,7 @@ class RetireeTransferView(ScopedModelView):
     label_columns = {"retiree": "退休人员", "from_community": "迁出社区", "to_community": "迁入社区",
                      "moved_on": "迁移日期", "reason": "原因", "actor": "经办人", "at": "登记时间"}
     show_columns = [*list_columns, "at"]
-    formatters_columns = {"at": _moment, "reason": _label_of({})}
+    formatters_columns = {"at": _moment, "reason": _label_of({}), "actor": person_name}
     base_order = ("id", "desc")
 
 
@@ -456,10 +518,25 @@ class ArchiveForm(FlaskForm):
     accepted_on = DateField("档案接收日期", validators=[DataRequired(message="请填写接收日期")])
 
 
+ENDED_STATES = ("deceased", "removed")
+# The roster's switch showing the deceased and removed too (issue 14 item 12).
+SHOW_ENDED = "ended"
+
+
+class RosterInterface(VersionedInterface):
+    """The roster's lists leave out the deceased and removed people unless the request
+    asked for them (``RetireeModelView.hides_ended``); a row is still opened by id."""
+
+    def _apply_inner_all(self, query, *args, **kwargs):
+        if g.get("ra_hide_ended"):
+            query = query.filter(Retiree.management_state.not_in(ENDED_STATES))
+        return super()._apply_inner_all(query, *args, **kwargs)
+
+
 class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     """The registry screens (A30–A32, F1–F9). No delete: removal is recorded."""
 
-    datamodel = VersionedInterface(Retiree, db.session)
+    datamodel = RosterInterface(Retiree, db.session)
     route_base = "/retiree"
     list_title = "退休人员名册"
     show_title = "退休人员基本信息"
@@ -467,8 +544,12 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     edit_title = "修改退休人员信息"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_move", "can_death",
                         "can_remove", "can_archive", "can_print", "can_card", "can_export"]
-    list_columns = ["name", "gender_label", "personal_no", "id_card_masked", "phone_masked",
-                    "category_label", "community", "state_label", "form_complete"]
+    # The roster's batch actions need the permission of their single screen.
+    method_permission_name = {"batch_print": "print", "batch_card": "card",
+                              "batch_export": "export", "batch_archive": "archive"}
+    list_columns = ["name", "gender_label", "age", "personal_no", "id_card_masked",
+                    "phone_masked", "category_label", "community", "state_label",
+                    "form_complete"]
     order_columns = ["name", "personal_no"]
     base_order = ("id", "desc")
     search_columns = ["name", "personal_no", "id_card_no", "region_path", "community",
@@ -483,30 +564,50 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     }
     label_columns = RETIREE_LABELS
     add_columns = FORM_COLUMNS
-    edit_columns = [*FORM_COLUMNS, "version"]
+    edit_columns = [*FORM_COLUMNS, CHANGE_REASON, "version"]
     add_fieldsets = _fieldsets(FORM_COLUMNS)
-    edit_fieldsets = _fieldsets(FORM_COLUMNS, hidden=("version",))
+    edit_fieldsets = [*_fieldsets(FORM_COLUMNS),
+                      ("修改说明", {"fields": [CHANGE_REASON, "version"]})]
     add_form_extra_fields = _form_fields()
     edit_form_extra_fields = _edit_form_fields()
     description_columns = {f.name: f.help for f in FORM_FIELDS if f.help}
     add_form_query_rel_fields = {"community": [["level", FilterEqual, "community"]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
     search_form_query_rel_fields = add_form_query_rel_fields
+    # The masked numbers sit where the paper form has them (基本情况), with the age.
     show_fieldsets = [
-        *_fieldsets([c for c in FORM_COLUMNS if c not in ("id_card_no", "phone")]),
-        ("管理状态", {"fields": ["id_card_masked", "phone_masked", "state_label",
-                             "form_complete", "archive_transferred_on", "death_date",
-                             "death_cause", "removed_reason", "created_by", "created_at",
-                             "updated_by", "updated_at"]}),
+        *_show_sections(),
+        ("管理状态", {"fields": ["state_label", "form_complete", "archive_transferred_on",
+                             "death_date", "death_cause", "removed_reason", "created_by",
+                             "created_at", "updated_by", "updated_at"]}),
     ]
-    formatters_columns = FORMATTERS
+    formatters_columns = FORMATTERS | {"community": community_text,
+                                       "created_by": person_name, "updated_by": person_name}
+    add_template = "ra_retiree_add.html"
     show_template = "ra_retiree_show.html"
     edit_template = "ra_retiree_edit.html"
     list_template = "ra_retiree_list.html"
     related_views = [RetireeHistoryView]
 
     def prepare_item(self, item, is_new: bool) -> None:
-        service.prepare(db.session, item, actor_name())
+        """A32: an edit's stated reason goes to its history rows."""
+        reason = None if is_new else (request.form.get(CHANGE_REASON) or "").strip()
+        service.prepare(db.session, item, actor_name(), reason=reason or None)
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        """A new person lives in the clerk's own community when the clerk has one."""
+        region = getattr(g.get("ra_user"), "region", None)
+        if request.method == "GET" and region is not None and region.level == "community":
+            form.community.data = region
+        return super()._get_add_widget(form, exclude_cols, widgets)
+
+    def post_add(self, item) -> None:
+        g.ra_added_pk = item.id
+
+    def post_add_redirect(self):
+        """Saving a registration opens the new record (with 打印登记表 at hand)."""
+        pk = g.get("ra_added_pk")
+        return redirect(url_for(".show", pk=pk) if pk else url_for(".list"))
 
     def prefill_form(self, form, pk) -> None:
         """PIPL: the edit form shows the ID number and phone masked (issue #12 item 1)."""
@@ -519,7 +620,8 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         step), and the health fields for a user who may not see them (PIPL)."""
         from core.release.service import health_visible
 
-        return CORRECTED_APART if health_visible() else (*CORRECTED_APART, *HEALTH_COLUMNS)
+        kept = (*CORRECTED_APART, CHANGE_REASON)  # the reason is history, not a column
+        return kept if health_visible() else (*kept, *HEALTH_COLUMNS)
 
     # --- PIPL: health fields only for the roles that need them (core.release) ---------
     def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
@@ -536,7 +638,15 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
             show_fieldsets = [(name, {**spec, "fields": [
                 f for f in spec["fields"] if f not in HEALTH_COLUMNS]})
                 for name, spec in (show_fieldsets or self.show_fieldsets)]
+        g.ra_shown_retiree = item  # the page's buttons follow the person's state
         return super()._get_show_widget(pk, item, widgets, actions, show_fieldsets)
+
+    @staticmethod
+    def hides_ended() -> bool:
+        """Issue 14 item 12: the roster is the living, registered people unless the
+        request asks for everyone (``?ended=1``) or filters on the state itself."""
+        return request.args.get(SHOW_ENDED) != "1" and not any(
+            key.endswith("_management_state") for key in request.args)
 
     @expose("/list/")
     @has_access
@@ -548,6 +658,7 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
             abort(403)
         get_filter_args(self._filters)  # read again by FAB's list: its result is the same
         g.ra_current_filters = current_filters(self._filters, self.label_columns)
+        g.ra_hide_ended = self.hides_ended()
         return super().list()
 
     @expose("/find/")
@@ -694,6 +805,95 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         item = self._item(pk)
         return self._pdf(contact_card_for(item), "联系卡", "card", item)
 
+    # --- batch work on the rows ticked in the roster (issue 14 item 13) ----------------
+    # ScopedModelView.action_post reads every posted id again within the user's scope
+    # (404, nothing done, when one is not) and FAB checks the action's permission (the
+    # single screen's: ``method_permission_name``) before these run.
+    def _batch(self, items: list[Retiree]) -> list[Retiree] | None:
+        """The people ticked, in the order posted; None (and a message) above the cap."""
+        cap = current_app.config["BATCH_MAX_ROWS"]
+        if len(items) > cap:
+            flash(f"一次最多批量处理{cap}人，本次勾选了{len(items)}人：请分批操作，"
+                  "未做任何处理", "danger")
+            return None
+        return items
+
+    @staticmethod
+    def _back():
+        return redirect(request.referrer or url_for(".list"))
+
+    @action("batch_print", "批量打印登记表", icon="fa-print", single=False)
+    def batch_print(self, items):
+        """The ticked people's registration forms in one PDF, masked as the single
+        print (no full numbers, no health data); ``person.print`` for each."""
+        from core.audit.trail import record
+        from core.registry.documents import registration_forms_for
+
+        people = self._batch(items)
+        if people is None:
+            return self._back()
+        for r in people:
+            record("person.print", object_type="Retiree", object_id=r.id,
+                   detail={"batch": len(people)})
+        return download_response(registration_forms_for(people), f"基本信息登记表-{len(people)}人.pdf",
+                                 "registration-forms.pdf", "application/pdf", inline=True)
+
+    @action("batch_card", "批量打印联系卡", icon="fa-id-card-o", single=False)
+    def batch_card(self, items):
+        """A13: the ticked people's contact cards in one PDF; ``person.card`` for each."""
+        from core.audit.trail import record
+        from core.registry.documents import contact_cards_for
+
+        people = self._batch(items)
+        if people is None:
+            return self._back()
+        for r in people:
+            record("person.card", object_type="Retiree", object_id=r.id,
+                   detail={"batch": len(people)})
+        return download_response(contact_cards_for(people), f"联系卡-{len(people)}人.pdf",
+                                 "contact-cards.pdf", "application/pdf", inline=True)
+
+    @action("batch_export", "导出所选人员（Excel）", icon="fa-file-excel-o", single=False)
+    def batch_export(self, items):
+        """A30, A33: the ticked people through the list's export (same columns, masking
+        and release rules)."""
+        people = self._batch(items)
+        if people is None:
+            return self._back()
+        query = self.datamodel.session.query(Retiree).filter(
+            Retiree.id.in_([r.id for r in people])).order_by(Retiree.id)
+        return self._send_export(query)
+
+    @action("batch_archive", "批量接收档案", "确认接收所选人员的档案（接收日期记为今天）？",
+            icon="fa-archive", single=False)
+    def batch_archive(self, items):
+        """A13 in batch: each ticked person's archive accepted today by the single
+        screen's service, one transaction per person: a person refused (state, A12,
+        A29) is listed with the reason and does not stop the others."""
+        people = self._batch(items)
+        if people is None:
+            return self._back()
+        done, refused = [], []
+        for r in people:
+            name = str(r)
+            if r.management_state != "employer_managed":
+                refused.append(f"{name}（{r.state_label}，无需或不能接收档案）")
+                continue
+            try:
+                service.accept_archive(db.session, r, date.today(), actor_name())
+                db.session.commit()
+            except RuleViolations as exc:
+                db.session.rollback()
+                refused.append(f"{name}（{violation_text(exc)}）")
+            else:
+                done.append(name)
+        if done:
+            flash(f"已接收{len(done)}人的档案：{'、'.join(done)}", "success")
+        if refused:
+            flash(f"未接收{len(refused)}人（逐人办理，不影响已接收的人员）："
+                  + "；".join(refused), "warning")
+        return redirect(url_for(".list"))
+
     # --- 更正证件号/电话: the only way the screens change these numbers (issue #12) ---
     @expose("/correct/<int:pk>", methods=["GET", "POST"])
     @has_access
@@ -759,14 +959,19 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     @expose("/export/")
     @has_access
     def export(self):
+        get_filter_args(self._filters)
+        g.ra_hide_ended = self.hides_ended()  # the list as shown (issue 14 item 12)
+        query = self.datamodel.apply_all(
+            self.datamodel.session.query(Retiree), self._filters, order_column="id",
+            order_direction="asc")
+        return self._send_export(query)
+
+    def _send_export(self, query):
+        """Write ``query``'s people to xlsx under the release rules (A33)."""
         from core.registry.exchange import export_retirees
         from core.release.files import send_temporary
         from core.release.service import open_export, record_release, watermark
 
-        get_filter_args(self._filters)
-        query = self.datamodel.apply_all(
-            self.datamodel.session.query(Retiree), self._filters, order_column="id",
-            order_direction="asc")
         # A33: large or unmasked exports need an approved release request (?release=No.).
         try:
             query, req, options = open_export(db.session, query, Retiree.region_path,

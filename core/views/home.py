@@ -1,7 +1,7 @@
 """The home page: the user's region, what they manage, the enabled plugins, links."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, url_for
 from flask_appbuilder import IndexView, expose
 from sqlalchemy import func, select
 
@@ -38,4 +38,23 @@ class HomeView(IndexView):
         plugins = current_app.extensions["retiree_admin.plugins"]
         active = plugins.active_plugins(region.region_path, db.session) if region else []
         return self.render_template(self.index_template, user=user, region=region,
-                                    counts=counts, incomplete=incomplete, plugins=active)
+                                    counts=counts, incomplete=incomplete, plugins=active,
+                                    cards=_cards(counts, incomplete))
+
+
+def _cards(counts: dict, incomplete: int) -> list[tuple[str, int, str | None]]:
+    """Issue 14 item 12: each home card (label, number, the roster listing exactly the
+    people counted), the registered total first."""
+    from core.dashboard.criteria import Cond, list_url
+
+    def state(code):
+        return list_url([Cond("management_state", "eq", code)])
+
+    # The roster without a state filter lists the registered people (在册) only.
+    return [
+        ("在册合计", sum(counts.get(s, 0) for s in IN_REGISTER), url_for("RetireeModelView.list")),
+        ("单位管理", counts.get("employer_managed", 0), state("employer_managed")),
+        ("社区管理", counts.get("community_managed", 0), state("community_managed")),
+        ("已死亡", counts.get("deceased", 0), state("deceased")),
+        ("登记表未完整", incomplete, list_url([Cond("form_complete", "eq", False)])),
+    ]

@@ -1,6 +1,7 @@
 """Region screens: CRUD and a tree browser (A6)."""
 from __future__ import annotations
 
+from flask import g
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from sqlalchemy import func, select
@@ -72,7 +73,8 @@ class RegionApi(ScopedModelRestApi):
 
 
 class RegionTreeView(BaseView):
-    """The region tree as far as the user can see, with retiree counts per node."""
+    """The region tree as far as the user can see, with retiree counts per node; the
+    user's own region's count is labelled 本辖区 (issue 14 item 12)."""
 
     route_base = "/regions"
     default_view = "tree"
@@ -80,16 +82,20 @@ class RegionTreeView(BaseView):
     @expose("/tree/")
     @has_access
     def tree(self):
+        from core.registry.fields import IN_REGISTER
         from core.registry.models import Retiree
 
         regions = db.session.execute(select(Region).order_by(Region.region_path)).scalars().all()
         counts = dict(db.session.execute(
-            select(Retiree.region_path, func.count()).group_by(Retiree.region_path)).all())
+            select(Retiree.region_path, func.count())
+            .where(Retiree.management_state.in_(IN_REGISTER))  # as the roster lists them
+            .group_by(Retiree.region_path)).all())
         totals = {}
         for r in regions:
             totals[r.id] = sum(n for path, n in counts.items() if path.startswith(r.region_path))
+        own = getattr(g.get("ra_user"), "region", None)
         return self.render_template("ra_region_tree.html", regions=regions, totals=totals,
-                                    labels=LEVEL_LABELS)
+                                    labels=LEVEL_LABELS, own_id=own.id if own else None)
 
 
 def register(appbuilder) -> None:

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from core.registry.fields import IN_REGISTER
 from tests.dashboard.data import seed_retirees
 
 CHECKSUM_ERROR = "身份证号校验位不符"
@@ -71,9 +72,10 @@ def test_registry_list_filter_add_and_edit(seeded, browser):
     from core.registry.models import Retiree
 
     with seeded.app_context():
+        # The roster lists the registered people: not the deceased or removed.
         people = db.session.execute(select(Retiree.name).where(
-            Retiree.region_path.startswith("/320500/320502/320502001/320502001001/"))
-        ).scalars().all()
+            Retiree.region_path.startswith("/320500/320502/320502001/320502001001/"),
+            Retiree.management_state.in_(IN_REGISTER))).scalars().all()
         community = region_by_code(db.session, "320502001001").id
     b = browser(seeded)
     b.login("c_cl11")
@@ -94,6 +96,14 @@ def test_registry_list_filter_add_and_edit(seeded, browser):
     b.wait(lambda d: "_flt_" in d.current_url)
     assert record_count(b) == sum(1 for n in people if n.startswith(surname))
     b.screenshot("filtered")
+
+    # Typing an 18-digit ID number fills 出生日期 and 性别 (issue 14 item 10).
+    b.get("/retiree/add")
+    typed = make_id_card_no("320502", date(1957, 8, 19), 8, "female")
+    b.driver.find_element(By.ID, "id_card_no").send_keys(typed)
+    b.wait(lambda d: d.find_element(By.ID, "birth_date").get_attribute("value") == "1957-08-19")
+    assert b.js("return jQuery('#gender').val();") == "female"
+    b.screenshot("id-filled")
 
     # Add with a wrong check digit: refused with the Chinese message, then saved.
     birth = date(1956, 3, 1)

@@ -103,9 +103,9 @@ IDEMPOTENCY_KEEP_HOURS = 24
 # Excel import limits (issue #13 item 11), one rule for the web, the CLI and the jobs:
 # the file as uploaded (compressed) at most IMPORT_MAX_BYTES; unpacked, its parts at most
 # IMPORT_MAX_RATIO times that (IMPORT_MAX_UNPACKED, None: derived so); and every part over
-# 1 MB at most IMPORT_MAX_RATIO times its compressed size. Real workbooks unpack 5–15×
-# (this project's export: about 7×, README "Excel import"); zip bombs 200–1000×. The
-# default admits the project's own export of 1,000,000 people.
+# 1 MB (and all parts together) at most IMPORT_MAX_RATIO times its compressed size. Real
+# workbooks unpack 5–18× (this project's export 5.5×, README "Excel import"); zip bombs
+# 200–1000×. The default admits the project's own export of 1,000,000 people (249 MB).
 IMPORT_MAX_BYTES = 400 * 1024 * 1024
 IMPORT_MAX_RATIO = 100
 IMPORT_MAX_UNPACKED = None

@@ -168,7 +168,7 @@ class Crawl:
                 if not body:
                     self.fail(url, "download is empty", shoot=False)
         except urllib.error.HTTPError as exc:
-            self.fail(url, f"download answered {exc.code}", shoot=False)
+            self.fail(url, f"download: HTTP {exc.code}", shoot=False)
 
     def visit(self, url: str) -> list[str]:
         self.pages += 1

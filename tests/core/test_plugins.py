@@ -594,7 +594,7 @@ def test_cli_plugins_list_enable_disable(demo_app, login):
     assert login("d_cl").get("/demo-widgets/").status_code == 403
     assert settings(demo_app) == {("demo_widgets", "320502"): False}
     page = login("d_cl").get("/plugins/").get_data(as_text=True)
-    assert re.search(r"<td>cli</td>\s*<td>沧浪区</td><td>demo_widgets</td>", page)
+    assert re.search(r"<td>cli</td>\s*<td>沧浪区</td><td>演示插件</td>", page)
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -285,7 +285,7 @@ def test_A32_history_tab_shows_chinese_labels_not_column_names(app, clerk, creat
         text = _text(clerk.get(url))
         for row in ("c_cl11 登记", "c_cl11 修改 联系电话 138****5678 139****1111",
                     "c_cl11 修改 残疾 否 是", "档案移交接收 管理状态 单位管理 社区管理",
-                    "档案移交接收 档案移交日期 2024-12-10"):
+                    "档案移交接收 档案移交日期 — 2024-12-10"):
             assert row in text, (url, row)
         for raw in (" phone ", " disabled ", " update ", " create ", " archive ",
                     "management_state", "employer_managed", " None ", " True ", " False "):

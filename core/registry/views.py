@@ -528,7 +528,8 @@ class RosterInterface(VersionedInterface):
     asked for them (``RetireeModelView.hides_ended``); a row is still opened by id."""
 
     def _apply_inner_all(self, query, *args, **kwargs):
-        if g.get("ra_hide_ended"):
+        # FAB builds the interfaces of related models (drop-downs) from this class too.
+        if self.obj is Retiree and g.get("ra_hide_ended"):
             query = query.filter(Retiree.management_state.not_in(ENDED_STATES))
         return super()._apply_inner_all(query, *args, **kwargs)
 

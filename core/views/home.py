@@ -44,7 +44,7 @@ class HomeView(IndexView):
 
 def _cards(counts: dict, incomplete: int) -> list[tuple[str, int, str | None]]:
     """Issue 14 item 12: each home card (label, number, the roster listing exactly the
-    people counted), the registered total first."""
+    people counted), the registered total last."""
     from core.dashboard.criteria import Cond, list_url
 
     def state(code):
@@ -52,9 +52,9 @@ def _cards(counts: dict, incomplete: int) -> list[tuple[str, int, str | None]]:
 
     # The roster without a state filter lists the registered people (在册) only.
     return [
-        ("在册合计", sum(counts.get(s, 0) for s in IN_REGISTER), url_for("RetireeModelView.list")),
         ("单位管理", counts.get("employer_managed", 0), state("employer_managed")),
         ("社区管理", counts.get("community_managed", 0), state("community_managed")),
         ("已死亡", counts.get("deceased", 0), state("deceased")),
         ("登记表未完整", incomplete, list_url([Cond("form_complete", "eq", False)])),
+        ("在册合计", sum(counts.get(s, 0) for s in IN_REGISTER), url_for("RetireeModelView.list")),
     ]

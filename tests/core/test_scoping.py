@@ -604,13 +604,18 @@ def test_A6_charts_cards_and_tree_totals_count_only_the_subtree(world, username,
     prefix = sql.prefix(username)
 
     page = client.get("/regions/tree/").get_data(as_text=True)
-    totals = dict(re.findall(r"(\d{6,12}) · (\d+)人", page))
+    # The user's own node is labelled 本辖区 (issue 14 item 12).
+    totals = {code: n.replace(",", "") for code, n in re.findall(
+        r'(\d{6,12}) · (?:<strong class="ra-own-scope">本辖区 )?([\d,]+)人', page)}
+    assert len(re.findall("本辖区", page)) == 1
     visible = {r[0] for r in sql.rows(
         "SELECT code FROM region WHERE region_path LIKE :p OR :q LIKE region_path || '%'",
         p=prefix + "%", q=prefix)}
     p.check(set(totals) == visible, f"tree nodes {sorted(set(totals) ^ visible)} differ")
     for code, shown in totals.items():
-        truth = sql.count("retiree", prefix, "AND region_path LIKE :q", q=sql.path(code) + "%")
+        # The tree counts the registered people, as the roster its nodes link to lists.
+        truth = sql.count("retiree", prefix, "AND region_path LIKE :q AND management_state IN "
+                          "('employer_managed', 'community_managed')", q=sql.path(code) + "%")
         p.check(int(shown) == truth, f"tree total of {code}: {shown} != {truth}")
         if code in (USERS[username][1], sibling, parent):  # each node links to its list
             listed = page_count(client.get(f"/retiree/list/?_flt_0_region_path={code}"))

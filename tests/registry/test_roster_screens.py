@@ -242,7 +242,7 @@ def test_region_tree_labels_the_users_own_scope(client_for, create):
     create(1)
     create(2)
     html = _html(client_for("s_cl1").get("/regions/tree/"))
-    assert re.search(r'class="ra-own-scope">本辖区 2 人<', html), html[-2000:]
+    assert re.search(r'class="ra-own-scope">本辖区 2人<', html), html[-2000:]
     assert html.count("本辖区") == 1
 
 
@@ -340,3 +340,16 @@ def test_batch_actions_need_the_single_screens_permission(client_for, create):
         assert response.status_code in (302, 403), (name, response.status_code)
         assert response.mimetype != "application/vnd.openxmlformats-officedocument" \
                                    ".spreadsheetml.sheet"
+
+
+def test_roster_offers_row_selection_and_only_the_batch_actions_the_user_may_take(
+        client_for, create):
+    pk = create(1)
+    html = _html(client_for("c_cl11").get("/retiree/list/"))
+    assert re.search(rf'<input[^>]*name="rowid"[^>]*value="{pk}"', html) or \
+        re.search(rf'<input[^>]*value="{pk}"[^>]*name="rowid"', html), html[-3000:]
+    for label in ("批量打印登记表", "批量打印联系卡", "导出所选人员（Excel）", "批量接收档案"):
+        assert label in html, label
+    html = _html(client_for("sup").get("/retiree/list/"))
+    assert "批量打印登记表" in html
+    assert "批量接收档案" not in html and "导出所选人员" not in html

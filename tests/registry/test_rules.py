@@ -649,10 +649,10 @@ def test_F2_incomplete_records_filterable(admin, retiree_payload):
     query = "(filters:!((col:form_complete,opr:eq,value:!f)))"
     listed = admin.get(f"{API}?q={query}").json
     assert listed["ids"] == [todo], listed
-    # The links to the incomplete records: the menu's and the home page's.
+    # The links to the incomplete records: the menu's, the home page's button and card.
     home = admin.get("/").get_data(as_text=True)
     links = re.findall(r'href="([^"]+)"[^>]*>(?:<[^>]+>|&nbsp;|\s)*登记表未完整', home)
-    assert len(links) == 2, links
+    assert len(links) == 3, links
     for link in sorted(set(links)):
         html = admin.get(link).get_data(as_text=True)
         assert "李四2" in html and "张三" not in html, (

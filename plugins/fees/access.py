@@ -54,11 +54,24 @@ STEP_TITLES = {"apply": "登记分期缴费申请", "review": "审核", "approve
                "allocation_approve": "批准拨付", "allocation_check": "核拨"}
 
 
+def role_titles(roles) -> str:
+    """Roles as clerks know them (issue 14 item 5: no role codes on screen)."""
+    from core.security import ROLE_TITLES
+
+    return "、".join(ROLE_TITLES.get(r, r) for r in roles)
+
+
+def may(actor: Actor, step: str) -> bool:
+    """Issue 14 item 3: does ``actor`` hold a role for ``step``? Screens offer a step's
+    button or form only then."""
+    return bool(actor.roles & set(step_roles(step)))
+
+
 def require(actor: Actor, step: str, rule: str) -> str:
     """Refuse unless ``actor`` holds a role for ``step``; returns the office acted for."""
     allowed = step_roles(step)
     if not actor.roles & set(allowed):
         raise RuleViolations([RuleViolation(
-            f"“{STEP_TITLES[step]}”须由{STEP_OFFICE[step]}办理（角色：{'、'.join(allowed)}），"
+            f"“{STEP_TITLES[step]}”须由{STEP_OFFICE[step]}办理（角色：{role_titles(allowed)}），"
             f"当前用户无权办理（{rule}）", "state", rule)])
     return STEP_OFFICE[step]

@@ -1,13 +1,9 @@
 """A35, A36: payments, who pays (the enterprise or its industry authority), receipts,
 balances and the arrears list."""
-import re
-import shutil
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
-from core.testing import missing, run
 from plugins.fees.tests.conftest import ACTIVE, BANKRUPT
 
 
@@ -81,22 +77,6 @@ def test_A35_arrears_list_screen_and_cli(app, owing, pay, client_for):
     assert result.exit_code == 0, result.output
     assert "320500002" in result.output and "320500001" not in result.output
     assert "合计欠缴：600.00 元（1 个单位）" in result.output
-
-
-@pytest.fixture
-def pdf_text(tmp_path):
-    exe = shutil.which("pdftotext")
-    if exe is None:
-        missing("pdftotext missing: apt-get install -y poppler-utils")
-
-    def read(pdf: bytes) -> str:
-        src = tmp_path / "receipt.pdf"
-        src.write_bytes(pdf)
-        out = run([exe, "-raw", "-enc", "UTF-8", str(src), "-"], check=True,
-                  capture_output=True, seconds=60,
-                  waiting_for="pdftotext to read the receipt").stdout.decode("utf-8")
-        return re.sub(r"\s+", "", out)
-    return read
 
 
 def test_A35_receipt_pdf(owing, pay, client_for, pdf_text):

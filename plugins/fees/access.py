@@ -1,9 +1,10 @@
 """Who may take which step (A35, A36, A39), as data.
 
-Core has no roles for the city labour department or the finance department, so their
-decisions are recorded by users holding the roles named in ``FEES_LABOUR_ROLES`` and
-``FEES_FINANCE_ROLES`` (default: ``system_admin``), and each record says on whose
-behalf the step was taken. The city service centre's work (collecting the fee, receiving
+The city labour department's approvals and the finance department's check are taken by
+the plugin's own roles (issue 14 item 18), named in ``FEES_LABOUR_ROLES`` (default:
+``labour_approver``, 市人社局审批) and ``FEES_FINANCE_ROLES`` (default:
+``finance_checker``, 市财政局核拨) — never the IT system administrator — and each record
+says on whose behalf the step was taken. The city service centre's work (collecting the fee, receiving
 and reviewing applications, signing agreements, recording income and allocation requests)
 is done by ``FEES_CENTRE_ROLES`` (default: ``city_admin``).
 """
@@ -40,9 +41,9 @@ def current_actor(user=None) -> Actor:
 def step_roles(step: str) -> tuple[str, ...]:
     cfg = current_app.config
     if step in ("approve", "allocation_approve"):
-        return tuple(cfg.get("FEES_LABOUR_ROLES", ("system_admin",)))
+        return tuple(cfg.get("FEES_LABOUR_ROLES", ("labour_approver",)))
     if step == "allocation_check":
-        return tuple(cfg.get("FEES_FINANCE_ROLES", ("system_admin",)))
+        return tuple(cfg.get("FEES_FINANCE_ROLES", ("finance_checker",)))
     return tuple(cfg.get("FEES_CENTRE_ROLES", ("city_admin",)))
 
 

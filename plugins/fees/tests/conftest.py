@@ -105,7 +105,7 @@ def apply_plan(client_for, enterprise_id):
 
 @pytest.fixture
 def extra_user(app):
-    """Create another user (e.g. a second system_admin acting for finance)."""
+    """Create another user (e.g. the labour or finance office)."""
 
     def make(username: str, role: str, region_code: str = "320500") -> str:
         from core.commands import create_user
@@ -134,3 +134,15 @@ def pdf_text(tmp_path):
                   waiting_for="pdftotext to read the receipt").stdout.decode("utf-8")
         return re.sub(r"\s+", "", out)
     return read
+
+
+@pytest.fixture
+def labour(extra_user):
+    """The city labour department's approver (issue 14 item 18: its own role)."""
+    return extra_user("labour", "labour_approver")
+
+
+@pytest.fixture
+def finance(extra_user):
+    """The finance department's checker (its own role, another person, A39)."""
+    return extra_user("fin", "finance_checker")

@@ -116,11 +116,11 @@ def test_A35_reversal_only_by_the_role_that_records_payments(owing, pay, client_
     assert "已冲正" in show and "单位录错" in show and ">冲正<" not in show
 
 
-def test_A36_reversal_reopens_a_completed_plan(owing, apply_plan, client_for, pay,
+def test_A36_reversal_reopens_a_completed_plan(labour, owing, apply_plan, client_for, pay,
                                               session_of):
     owing(1)
     plan = apply_plan().json["id"]
-    city, admin = client_for("city"), client_for("admin")
+    city, admin = client_for("city"), client_for(labour)
     for client, action, extra in ((city, "review", {}),
                                   (admin, "approve", {"approval_no": "苏劳〔2025〕2号"}),
                                   (city, "sign", {"agreement_no": "FQ-1",

@@ -24,7 +24,7 @@ from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
 from plugins.fees import fund, instalments, payments
 from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
-from plugins.fees.assessment import balances
+from plugins.fees.assessment import assess_backlog, balances
 from plugins.fees.models import (
     FUNDING_SOURCES,
     PAYMENT_METHODS,
@@ -158,6 +158,7 @@ class FeeDueView(ScopedModelView):
 
 
 class _BalancePage(BaseView):
+    base_permissions = ["can_list", "can_assess"]
     arrears_only = False
     title = "单位缴费余额"
     default_view = "list"
@@ -166,8 +167,28 @@ class _BalancePage(BaseView):
     @has_access
     def list(self):
         rows = balances(db.session, arrears_only=self.arrears_only)
+        can_assess = (self.appbuilder.sm.has_access("can_assess", self.class_permission_name)
+                      and may(current_actor(), "pay"))
         return self.render_template("fees_balances.html", rows=rows, title=self.title,
-                                    arrears_only=self.arrears_only, yuan=yuan)
+                                    arrears_only=self.arrears_only, yuan=yuan,
+                                    can_assess=can_assess, form=FlaskForm())
+
+    @expose("/assess", methods=["POST"])
+    @has_access
+    def assess(self):
+        """Issue 14 item 17, A35: raise the dues missing where the plugin is on (e.g.
+        just switched on for a district), by the city centre; never twice."""
+        refused = _not_allowed("pay", url_for(".list"))
+        if refused:
+            return refused
+        if not FlaskForm().validate_on_submit():
+            flash("页面已过期，请重新提交", "warning")
+            return redirect(url_for(".list"))
+        created = assess_backlog(db.session)
+        db.session.commit()
+        flash(f"核定服务费：新核定 {created} 人" if created else
+              "核定服务费：没有需要补核定的人员", "success" if created else "info")
+        return redirect(url_for(".list"))
 
 
 class FeeBalanceView(_BalancePage):

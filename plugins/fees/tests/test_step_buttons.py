@@ -93,3 +93,24 @@ def test_A39_allocation_buttons_follow_state_and_role(client_for, enable, region
                               .get_data(as_text=True), "fees-buttons")
     assert "申请拨付" not in _buttons(client_for("sup").get("/fees/allocations/list/")
                                   .get_data(as_text=True), "fees-buttons")
+
+
+def test_A35_balances_screen_offers_assessment_when_switched_on_late(
+        create_retiree, accept, enterprise_id, enable, client_for):
+    """Issue 14 item 17 (the balances screen, not a job): the empty screen says what to
+    do, and the city centre raises the missing dues from it; others are not offered it."""
+    from plugins.fees.tests.conftest import CL_COMMUNITY
+
+    pk = create_retiree(1, CL_COMMUNITY, employer=enterprise_id("320500001"))
+    accept(pk)
+    enable(CANGLANG)  # switched on after the archive was accepted: nothing raised yet
+    city = client_for("city")
+    empty = city.get("/fees/balances/").get_data(as_text=True)
+    assert "暂无核定的服务费" in empty and "核定服务费</button>" in empty
+    sup = client_for("sup").get("/fees/balances/").get_data(as_text=True)
+    assert "核定服务费</button>" not in sup and "请联系市退管中心" in sup
+    done = city.post("/fees/balances/assess", data={}, follow_redirects=True)
+    assert "新核定 1 人" in done.get_data(as_text=True)
+    assert "苏州第一纺织厂" in city.get("/fees/balances/").get_data(as_text=True)
+    again = city.post("/fees/balances/assess", data={}, follow_redirects=True)
+    assert "没有需要补核定的人员" in again.get_data(as_text=True)

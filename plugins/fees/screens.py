@@ -38,7 +38,7 @@ from plugins.fees.models import (
     Instalment,
     InstalmentPlan,
 )
-from plugins.fees.money import yuan
+from plugins.fees.money import ZERO, yuan
 from plugins.fees.receipts import receipt_data, receipt_pdf
 
 FORM_TEMPLATE = "fees_form.html"
@@ -157,6 +157,12 @@ class FeeDueView(ScopedModelView):
                      "outstanding": "欠缴（元）", "status_label": "状态", "created_at": "核定时间"}
 
 
+def _totals(rows) -> dict:
+    """Issue 14 item 19: exact sums (Decimal) of the balances shown."""
+    return {key: sum((getattr(b, key) for b in rows), ZERO)
+            for key in ("assessed", "paid", "outstanding")}
+
+
 class _BalancePage(BaseView):
     base_permissions = ["can_list", "can_assess"]
     arrears_only = False
@@ -171,7 +177,8 @@ class _BalancePage(BaseView):
                       and may(current_actor(), "pay"))
         return self.render_template("fees_balances.html", rows=rows, title=self.title,
                                     arrears_only=self.arrears_only, yuan=yuan,
-                                    can_assess=can_assess, form=FlaskForm())
+                                    can_assess=can_assess, form=FlaskForm(),
+                                    totals=_totals(rows))
 
     @expose("/assess", methods=["POST"])
     @has_access

@@ -73,6 +73,8 @@ def test_A35_arrears_list_screen_and_cli(app, owing, pay, client_for):
     assert "苏州红旗机械厂" in page and "苏州第一纺织厂" not in page
     balances = client_for("city").get("/fees/balances/").get_data(as_text=True)
     assert "苏州第一纺织厂" in balances and "1,200.00" in balances
+    assert "合计（2 个单位）" in balances and "只看欠费单位" in balances  # issue 14 item 19
+    assert "合计（1 个单位）" in page and "显示全部单位" in page
     result = app.test_cli_runner().invoke(args=["fees", "arrears"])
     assert result.exit_code == 0, result.output
     assert "320500002" in result.output and "320500001" not in result.output

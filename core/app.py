@@ -220,6 +220,10 @@ def configure_plugins(app: Flask) -> PluginRegistry:
     plugins.load(app.config["PLUGIN_PACKAGES"], app.config["PLUGIN_ENTRY_POINT_GROUP"],
                  app.config["PLUGINS_BLOCKLIST"], core_modules=[defaults])
     app.extensions["retiree_admin.plugins"] = plugins
+    from core.security import register_role
+
+    for _plugin, spec in plugins.contributions("roles"):
+        register_role(spec)
     return plugins
 
 

@@ -32,6 +32,13 @@ def migrations_dir():
 
 
 @hookspec
+def roles():
+    """Return a list of ``RoleSpec``: roles of the plugin's own (e.g. an outside office
+    that approves a step). Core adds them to the built-in roles at app creation; the
+    role rows are made by ``retiree-admin init`` like core's."""
+
+
+@hookspec
 def views():
     """Return a list of ``ViewSpec`` (FAB view class, menu name, category, icon) to
     register. Their permissions and menus follow the plugin's per-district switch."""

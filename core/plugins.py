@@ -49,6 +49,19 @@ class PluginInfo:
 
 
 @dataclass(frozen=True)
+class RoleSpec:
+    """A role a plugin contributes (hook ``roles``): its code, Chinese title, the region
+    levels it may be attached to, its rank (who may grant it) and its permission rules
+    (FAB_ROLES patterns: ``[[view regex, permission regex], ...]``)."""
+
+    name: str
+    title: str
+    levels: tuple[str, ...]
+    rank: int
+    permissions: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class ViewSpec:
     """A view a plugin contributes: class, menu name, category (Chinese)."""
 

@@ -160,6 +160,21 @@ ROLES: dict[str, list[list[str]]] = {
 }
 
 
+_PLUGIN_ROLES: set[str] = set()
+
+
+def register_role(spec) -> None:
+    """Add a plugin's role (a ``core.plugins.RoleSpec``) to the built-in roles, once per
+    process or again with the same code; a core role is never replaced."""
+    if spec.name in ROLE_TITLES and spec.name not in _PLUGIN_ROLES:
+        raise ValueError(f"role {spec.name} is one of core's")
+    _PLUGIN_ROLES.add(spec.name)
+    ROLES[spec.name] = [list(p) for p in spec.permissions]
+    ROLE_TITLES[spec.name] = spec.title
+    ROLE_LEVELS[spec.name] = tuple(spec.levels)
+    ROLE_RANK[spec.name] = spec.rank
+
+
 def user_region_path(user) -> str | None:
     region = getattr(user, "region", None)
     return region.region_path if region is not None else None

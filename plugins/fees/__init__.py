@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.plugins import PluginInfo, ViewSpec, hookimpl
+from core.plugins import PluginInfo, RoleSpec, ViewSpec, hookimpl
 
 PLUGIN = PluginInfo(
     name="fees",
@@ -67,6 +67,31 @@ def retiree_moved(retiree, from_region, to_region):
     from plugins.fees.assessment import follow_move
 
     follow_move(retiree)
+
+
+# A36, A39 (issue 14 item 18): the labour department's approvals and the finance
+# department's check are the outside offices' own roles, not the IT administrator's.
+_STEP_READ = (r"can_list|can_show|can_get|can_info|menu_access|can_step|can_document"
+              r"|can_transition|can_schedule|can_overdue|can_approve|can_check|can_reject")
+_FEE_SCREENS = (r"FeeBalanceView|FeeArrearsView|FundReportView|单位缴费余额|欠费清单|收支期间报表"
+                r"|社会化管理服务费")
+LABOUR_ROLE, FINANCE_ROLE = "labour_approver", "finance_checker"
+
+
+@hookimpl
+def roles():
+    from core.security import _SELF_SERVICE
+
+    return [
+        RoleSpec(LABOUR_ROLE, "市人社局审批", ("city",), 30, (
+            (rf"^(?:{_FEE_SCREENS}|InstalmentPlanView|InstalmentView|FundAllocationView"
+             r"|InstalmentPlanApi|FundAllocationApi|分期缴费计划|分期明细|经费拨付)$",
+             rf"^(?:{_STEP_READ})$"), *map(tuple, _SELF_SERVICE))),
+        RoleSpec(FINANCE_ROLE, "市财政局核拨", ("city",), 30, (
+            (rf"^(?:{_FEE_SCREENS}|FundAllocationView|FundAllocationApi|FundIncomeView"
+             r"|FundBookView|经费拨付|专户收入|服务机构经费账)$",
+             rf"^(?:{_STEP_READ})$"), *map(tuple, _SELF_SERVICE))),
+    ]
 
 
 @hookimpl

@@ -1,9 +1,10 @@
 """Who may take which step (A35, A36, A39), as data.
 
-Core has no roles for the city labour department or the finance department, so their
-decisions are recorded by users holding the roles named in ``FEES_LABOUR_ROLES`` and
-``FEES_FINANCE_ROLES`` (default: ``system_admin``), and each record says on whose
-behalf the step was taken. The city service centre's work (collecting the fee, receiving
+The city labour department's approvals and the finance department's check are taken by
+the plugin's own roles (issue 14 item 18), named in ``FEES_LABOUR_ROLES`` (default:
+``labour_approver``, 市人社局审批) and ``FEES_FINANCE_ROLES`` (default:
+``finance_checker``, 市财政局核拨) — never the IT system administrator — and each record
+says on whose behalf the step was taken. The city service centre's work (collecting the fee, receiving
 and reviewing applications, signing agreements, recording income and allocation requests)
 is done by ``FEES_CENTRE_ROLES`` (default: ``city_admin``).
 """
@@ -40,9 +41,9 @@ def current_actor(user=None) -> Actor:
 def step_roles(step: str) -> tuple[str, ...]:
     cfg = current_app.config
     if step in ("approve", "allocation_approve"):
-        return tuple(cfg.get("FEES_LABOUR_ROLES", ("system_admin",)))
+        return tuple(cfg.get("FEES_LABOUR_ROLES", ("labour_approver",)))
     if step == "allocation_check":
-        return tuple(cfg.get("FEES_FINANCE_ROLES", ("system_admin",)))
+        return tuple(cfg.get("FEES_FINANCE_ROLES", ("finance_checker",)))
     return tuple(cfg.get("FEES_CENTRE_ROLES", ("city_admin",)))
 
 
@@ -54,11 +55,24 @@ STEP_TITLES = {"apply": "登记分期缴费申请", "review": "审核", "approve
                "allocation_approve": "批准拨付", "allocation_check": "核拨"}
 
 
+def role_titles(roles) -> str:
+    """Roles as clerks know them (issue 14 item 5: no role codes on screen)."""
+    from core.security import ROLE_TITLES
+
+    return "、".join(ROLE_TITLES.get(r, r) for r in roles)
+
+
+def may(actor: Actor, step: str) -> bool:
+    """Issue 14 item 3: does ``actor`` hold a role for ``step``? Screens offer a step's
+    button or form only then."""
+    return bool(actor.roles & set(step_roles(step)))
+
+
 def require(actor: Actor, step: str, rule: str) -> str:
     """Refuse unless ``actor`` holds a role for ``step``; returns the office acted for."""
     allowed = step_roles(step)
     if not actor.roles & set(allowed):
         raise RuleViolations([RuleViolation(
-            f"“{STEP_TITLES[step]}”须由{STEP_OFFICE[step]}办理（角色：{'、'.join(allowed)}），"
+            f"“{STEP_TITLES[step]}”须由{STEP_OFFICE[step]}办理（角色：{role_titles(allowed)}），"
             f"当前用户无权办理（{rule}）", "state", rule)])
     return STEP_OFFICE[step]

@@ -343,10 +343,12 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
     resource_name = "fee_payment"
     datamodel = interface(FeePayment)
     allow_browser_login = True
-    include_route_methods = READ | {"record", "print_receipt"}
+    include_route_methods = READ | {"record", "print_receipt", "reverse"}
     list_columns = ["id", "receipt_no", "enterprise.id", "enterprise.name", "payer_kind",
-                    "payer_name", "funding_source", "amount", "paid_on", "method", "recorded_by"]
-    show_columns = [*list_columns, "reference", "note", "recorded_at"]
+                    "payer_name", "funding_source", "amount", "paid_on", "method", "recorded_by",
+                    "reversed_at"]
+    show_columns = [*list_columns, "reference", "note", "recorded_at", "reversed_by",
+                    "reversal_reason"]
     search_columns = ["enterprise", "paid_on", "payer_kind", "funding_source"]
     base_order = ("id", "desc")
 
@@ -397,6 +399,12 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
                       type: string
                       nullable: true
                       maxLength: 200
+                    confirm_duplicate:
+                      type: boolean
+                      description: >-
+                        true records it although a payment of the same enterprise,
+                        amount and day exists (a bank reference already recorded is
+                        refused all the same)
           responses:
             201:
               description: The payment, recorded and applied
@@ -427,7 +435,7 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
                 amount=_money_in(payload), paid_on=_date(payload, "paid_on"),
                 funding_source=payload.get("funding_source") or None,
                 method=payload.get("method") or "transfer", reference=payload.get("reference"),
-                note=payload.get("note"))
+                note=payload.get("note"), confirm_duplicate=payload.get("confirm_duplicate") is True)
             db.session.flush()
             return {"id": payment.id, "receipt_no": payment.receipt_no,
                     "amount": str(payment.amount), "payer_kind": payment.payer_kind,
@@ -464,6 +472,71 @@ class FeePaymentApi(FeesDocumented, ScopedModelRestApi):
                                  f"服务费收据-{payment.receipt_no}.pdf",
                                  f"receipt-{payment.receipt_no}.pdf", "application/pdf",
                                  inline=True)
+
+
+    @expose("/<int:pk>/reverse", methods=["POST"])
+    @protect()
+    @safe
+    def reverse(self, pk):
+        """Reverse (冲正) a wrong payment (issue 14 item 16)
+        ---
+        post:
+          description: >-
+            By the role that records payments, with a reason: what it settled is owed
+            again, the special account gives the amount back through a reversing entry,
+            the payment and its income stay (marked reversed); audited.
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [reason]
+                  properties:
+                    reason:
+                      type: string
+                      maxLength: 200
+          responses:
+            200:
+              description: The payment, reversed
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      receipt_no:
+                        type: string
+                      reversed_at:
+                        type: string
+                        format: date-time
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        payment = _find(FeePayment, pk)
+        if payment is None:
+            return self.response_404()
+
+        already = payment.reversed
+
+        def work():
+            payload = _payload({"reason": 200})
+            payments.reverse_payment(db.session, current_actor(), payment,
+                                     payload.get("reason"))
+            return {"id": payment.id, "receipt_no": payment.receipt_no,
+                    "reversed_at": payment.reversed_at.isoformat(timespec="seconds")}
+        answer = _answer(self, work)
+        if payment.reversed and not already:
+            payments.audit_reversal(payment)
+        return answer
 
 
 class InstalmentPlanApi(FeesDocumented, ScopedModelRestApi):

@@ -21,7 +21,7 @@ from core.errors import RuleViolation, RuleViolations
 from core.regions import Region
 from core.registry.models import Retiree
 from core.scoping import unscoped
-from plugins.fees.access import Actor, require
+from plugins.fees.access import Actor, may, require
 from plugins.fees.models import (
     INCOME_SOURCES,
     PURPOSES,
@@ -30,10 +30,12 @@ from plugins.fees.models import (
     FundAllocation,
     FundBookEntry,
     FundIncome,
+    FundReversal,
 )
 from plugins.fees.money import ZERO, to_money, yuan
 
 SPECIAL = "special"
+REVERSAL_LABEL = "服务费冲正（退回）"
 SERVICE_LEVELS = ("district", "street", "community")
 
 
@@ -119,6 +121,17 @@ def record_income(session: Session, actor: Actor, *, source: str, amount, receiv
     return income
 
 
+def reverse_income(session: Session, actor: Actor, income: FundIncome, reason: str,
+                   on: date) -> FundReversal:
+    """Issue 14 item 16, A38: the reversing entry of a fee income. The income stays;
+    the special account gives the amount back, never below zero (A39)."""
+    _debit(session, special_account(session), income.amount, "A38")
+    entry = FundReversal(income=income, amount=income.amount, reversed_on=on, reason=reason,
+                         recorded_by=actor.username)
+    session.add(entry)
+    return entry
+
+
 # --- allocations (A39) ------------------------------------------------------------------
 
 def retirees_managed(session: Session, organisation: Region) -> int:
@@ -173,6 +186,19 @@ def reject_allocation(session: Session, actor: Actor, allocation: FundAllocation
     if not (note or "").strip():
         raise _refuse("请填写不予拨付的理由", "note", "A39")
     allocation.state, allocation.note = "rejected", note.strip()
+
+
+def allowed_allocation_steps(allocation: FundAllocation, actor: Actor) -> list[str]:
+    """A39, issue 14 item 3: the steps ``actor`` may take on ``allocation`` in its state
+    (the approver is never offered the check)."""
+    steps = []
+    if allocation.state == "requested" and may(actor, "allocation_approve"):
+        steps += ["approve", "reject"]
+    if allocation.state == "approved" and may(actor, "allocation_check"):
+        if allocation.approved_by != actor.username:
+            steps.append("check")
+        steps.append("reject")
+    return steps
 
 
 def check_allocation(session: Session, actor: Actor, allocation: FundAllocation,
@@ -263,6 +289,7 @@ def period_report(session: Session, date_from: date, date_to: date) -> PeriodRep
     r = PeriodReport(date_from, date_to)
     checked = FundAllocation.state == "checked"
     r.opening = (_sum(session, FundIncome.amount, FundIncome.received_on < date_from)
+                 - _sum(session, FundReversal.amount, FundReversal.reversed_on < date_from)
                  - _sum(session, FundAllocation.amount, checked,
                         FundAllocation.checked_on < date_from))
     for source, total in session.execute(
@@ -270,6 +297,10 @@ def period_report(session: Session, date_from: date, date_to: date) -> PeriodRep
             .where(FundIncome.received_on.between(date_from, date_to))
             .group_by(FundIncome.source)).all():
         r.income[INCOME_SOURCES.get(source, source)] = total
+    reversed_total = _sum(session, FundReversal.amount,
+                          FundReversal.reversed_on.between(date_from, date_to))
+    if reversed_total:
+        r.income[REVERSAL_LABEL] = -reversed_total
     for purpose, total in session.execute(
             select(FundAllocation.purpose, func.sum(FundAllocation.amount))
             .where(checked, FundAllocation.checked_on.between(date_from, date_to))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import RuleViolation, RuleViolations
 from core.registry.models import Enterprise
-from plugins.fees.access import Actor, require
+from plugins.fees.access import Actor, may, require
 from plugins.fees.assessment import outstanding_of
 from plugins.fees.models import Instalment, InstalmentPlan, InstalmentTransition
 from plugins.fees.money import ZERO, percent_of, to_money, yuan
@@ -193,6 +193,23 @@ ACTIONS = {
 ACTION_TITLES = {"review": "审核通过", "approve": "批准", "sign": "签订协议", "reject": "不予批准"}
 
 
+def step_of(plan: InstalmentPlan, action: str) -> str:
+    """The role step an action needs (a rejection: the step pending in the plan's state)."""
+    step = ACTIONS[action][2]
+    if step is None:
+        return "review" if plan.state == "applied" else "approve"
+    return step
+
+
+def allowed_actions(plan: InstalmentPlan, actor: Actor) -> list[str]:
+    """A36, issue 14 item 3: the actions ``actor`` may take on ``plan`` in its current
+    state (state and role; the reviewer is never offered the approval)."""
+    reviewer = next((t.actor for t in plan.transitions if t.to_state == "reviewed"), None)
+    return [action for action, (sources, _target, _step) in ACTIONS.items()
+            if plan.state in sources and may(actor, step_of(plan, action))
+            and not (step_of(plan, action) == "approve" and reviewer == actor.username)]
+
+
 def transition(session: Session, actor: Actor, plan: InstalmentPlan, action: str, *,
                note: str | None = None, approval_no: str | None = None,
                agreement_no: str | None = None, signed_on: date | None = None) -> None:
@@ -204,8 +221,7 @@ def transition(session: Session, actor: Actor, plan: InstalmentPlan, action: str
     if plan.state not in sources:
         raise RuleViolations([RuleViolation(
             f"计划当前状态为“{plan.state_label}”，不能{ACTION_TITLES[action]}", "state", "A36")])
-    if step is None:  # reject: by whoever takes the pending step
-        step = "review" if plan.state == "applied" else "approve"
+    step = step_of(plan, action)  # reject: by whoever takes the pending step
     office = require(actor, step, "A36")
     errors: list[RuleViolation] = []
     if action == "reject" and not (note or "").strip():
@@ -237,6 +253,12 @@ def transition(session: Session, actor: Actor, plan: InstalmentPlan, action: str
 def complete_if_paid(session: Session, plan: InstalmentPlan, actor: Actor) -> None:
     if plan.state == "signed" and all(i.outstanding == 0 for i in plan.instalments):
         _record(session, plan, actor, "系统", "completed", "各期均已缴清")
+
+
+def reopen_if_owing(session: Session, plan: InstalmentPlan, actor: Actor, note: str) -> None:
+    """Issue 14 item 16: a completed plan whose payment was reversed is in force again."""
+    if plan.state == "completed" and any(i.outstanding > 0 for i in plan.instalments):
+        _record(session, plan, actor, "系统", "signed", note)
 
 
 def overdue_instalments(session: Session, on: date | None = None) -> list[Instalment]:

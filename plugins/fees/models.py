@@ -135,11 +135,23 @@ class FeePayment(CityScoped, Model):
     note: Mapped[str | None] = mapped_column(String(200))
     recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=datetime.now)
+    # Issue 14 item 16: a wrong payment is reversed (冲正), never deleted or edited.
+    reversed_by: Mapped[str | None] = mapped_column(String(64))
+    reversed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reversal_reason: Mapped[str | None] = mapped_column(String(200))
 
     enterprise = relationship("Enterprise")
 
     def __str__(self) -> str:
         return self.receipt_no
+
+    @property
+    def reversed(self) -> bool:
+        return self.reversed_at is not None
+
+    @property
+    def status_label(self) -> str:
+        return "已冲正" if self.reversed else "有效"
 
     @property
     def payer_label(self) -> str:
@@ -326,6 +338,26 @@ class FundIncome(CityScoped, Model):
     @property
     def source_label(self) -> str:
         return INCOME_SOURCES.get(self.source, self.source)
+
+
+class FundReversal(CityScoped, Model):
+    """Issue 14 item 16, A38: the reversing entry (冲正) of a fee income in the special
+    account. The income row stays; this row takes the same amount back out, dated the
+    day of the reversal, with the reason and who reversed it."""
+
+    __tablename__ = "fee_fund_reversal"
+    __table_args__ = (CheckConstraint("amount > 0", name="ck_fee_fund_reversal_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    income_id: Mapped[int] = mapped_column(ForeignKey("fee_fund_income.id"), unique=True,
+                                           nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    reversed_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=datetime.now)
+
+    income = relationship("FundIncome")
 
 
 class FundAllocation(ScopedMixin, Model):

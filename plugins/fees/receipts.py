@@ -40,10 +40,23 @@ def receipt_data(session: Session, payment: FeePayment) -> dict:
         "amount": f"¥{yuan(payment.amount)}",
         "amount_upper": rmb_upper(payment.amount),
         "method": payment.method_label + (f"（{payment.reference}）" if payment.reference else ""),
-        "clerk": payment.recorded_by,
+        "clerk": _display_name(session, payment.recorded_by),
+        "reversed": (f"已冲正（{payment.reversed_at:%Y-%m-%d}，"
+                     f"经办人{_display_name(session, payment.reversed_by)}，原因：{payment.reversal_reason}）"
+                     if payment.reversed else None),
         "lines": [(due.retiree.name, due.retiree.personal_no,
                    f"{yuan(due.rate)}元/年×{due.years}年", yuan(part)) for due, part in settled],
     }
+
+
+def _display_name(session: Session, username: str | None) -> str:
+    """The cashier as people know them (issue 14 item 19), not the login name."""
+    from core.security import RegionUser
+
+    user = session.scalar(select(RegionUser).where(RegionUser.username == username))
+    name = " ".join(p for p in (getattr(user, "first_name", ""), getattr(user, "last_name", ""))
+                    if p).strip()
+    return name or username or "—"
 
 
 def receipt_pdf(data: dict, font_path: str | None = None) -> bytes:
@@ -59,6 +72,13 @@ def receipt_pdf(data: dict, font_path: str | None = None) -> bytes:
     pdf.set_font(_FAMILY, size=10)
     pdf.cell(95, 7, f"收据编号：{data['receipt_no']}")
     pdf.cell(0, 7, f"缴费日期：{data['paid_on']}", align="R", new_x="LMARGIN", new_y="NEXT")
+    if data.get("reversed"):  # issue 14 item 16: a reversed receipt says so first
+        pdf.set_font(_FAMILY, size=14)
+        pdf.set_text_color(200, 0, 0)
+        pdf.multi_cell(0, 9, f"本收据{data['reversed']}，作废", border=1, align="C",
+                       new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font(_FAMILY, size=10)
     rows = [("缴款单位", data["payer"] + (f"，{data['on_behalf']}" if data["on_behalf"] else "")),
             ("参保单位", data["enterprise"])]
     if data["funding"]:
@@ -82,6 +102,15 @@ def receipt_pdf(data: dict, font_path: str | None = None) -> bytes:
                 table.row(line)
     pdf.ln(6)
     pdf.set_font(_FAMILY, size=11)
-    pdf.cell(120, 8, f"收款单位：{RECEIVER}")
-    pdf.cell(0, 8, f"经办人：{data['clerk']}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, f"收款单位：{RECEIVER}", new_x="LMARGIN", new_y="NEXT")
+    # Issue 14 item 19: room for the receiving unit's stamp, and the cashier by name.
+    top = pdf.get_y() + 2
+    pdf.rect(pdf.l_margin, top, 80, 36)
+    pdf.set_xy(pdf.l_margin + 2, top + 2)
+    pdf.cell(76, 7, "收款单位（盖章）")
+    pdf.set_xy(pdf.l_margin + 95, top + 2)
+    pdf.cell(0, 7, f"收款人（经办人）：{data['clerk']}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_xy(pdf.l_margin + 95, top + 12)
+    pdf.cell(0, 7, "签字：")
+    pdf.set_y(top + 40)
     return bytes(pdf.output())

@@ -15,7 +15,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from core.downloads import download_response
@@ -25,8 +25,8 @@ from core.regions import Region
 from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
 from plugins.fees import fund, instalments, payments
-from plugins.fees.access import current_actor
-from plugins.fees.assessment import balances
+from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
+from plugins.fees.assessment import assess_backlog, balances
 from plugins.fees.models import (
     FUNDING_SOURCES,
     PAYMENT_METHODS,
@@ -40,7 +40,7 @@ from plugins.fees.models import (
     Instalment,
     InstalmentPlan,
 )
-from plugins.fees.money import yuan
+from plugins.fees.money import ZERO, yuan
 from plugins.fees.receipts import receipt_data, receipt_pdf
 
 FORM_TEMPLATE = "fees_form.html"
@@ -59,14 +59,67 @@ def _run(form, title: str, apply, cancel: str, done: str | None = None,
             db.session.commit()
         except (RuleViolations, RuleViolation, ScopeViolation) as exc:
             db.session.rollback()
-            flash(violation_text(exc), "danger")
+            _show_refusal(form, exc)
         else:
             flash(f"{title}：{message}", "success")
             return redirect(done(result) if callable(done) else (done or cancel))
+        return None
     for errors in form.errors.values():
         for text in errors:
             flash(text, "danger")
     return None
+
+
+def _show_refusal(form, exc) -> None:
+    """A refusal's messages beside the fields they are about (issue 14 item 19); the
+    others, and a pointer to them, at the top of the page."""
+    violations = exc.violations if isinstance(exc, RuleViolations) else \
+        [exc] if isinstance(exc, RuleViolation) else []
+    beside = [v for v in violations if v.field and v.field in form]
+    for v in beside:
+        form[v.field].errors = [*form[v.field].errors, v.message]
+    rest = [v.message for v in violations if v not in beside] or \
+        ([] if violations else [violation_text(exc)])
+    if beside:
+        rest.append("请按各栏下方的提示修改后再提交")
+    flash("；".join(rest), "danger")
+
+
+def _not_allowed(step: str, back: str):
+    """Issue 14 item 3: a form is opened only by whom may submit it; anyone else is
+    sent back with a message instead of filling a form that will be refused."""
+    if may(current_actor(), step):
+        return None
+    flash(f"“{STEP_TITLES[step]}”由{STEP_OFFICE[step]}办理，您没有这项权限", "warning")
+    return redirect(back)
+
+
+class _StepButtons:
+    """Issue 14 item 3: the buttons above a list and on a record are only the steps the
+    current user may take — the role (the plugin's rules and FAB's permission) and, on a
+    record, its current state. ``list_buttons``: (label, endpoint, css, step or None,
+    permission); ``record_actions(item)``: (label, url, css)."""
+
+    list_buttons: tuple = ()
+
+    def _permitted(self, permission: str) -> bool:
+        return self.appbuilder.sm.has_access(permission, self.class_permission_name)
+
+    def visible_buttons(self) -> list[tuple[str, str, str]]:
+        actor = current_actor()
+        return [(label, url_for(f".{endpoint}"), css)
+                for label, endpoint, css, step, permission in self.list_buttons
+                if self._permitted(permission) and (step is None or may(actor, step))]
+
+    def record_actions(self, item) -> list[tuple[str, str, str]]:
+        return []
+
+    def render_template(self, template, **kwargs):
+        kwargs.setdefault("fees_buttons", self.visible_buttons())
+        pk = kwargs.get("pk")
+        item = self.datamodel.get(pk) if pk is not None else None
+        kwargs.setdefault("fees_actions", self.record_actions(item) if item is not None else [])
+        return super().render_template(template, **kwargs)
 
 
 def _money_text(label: str, required: bool = True):
@@ -106,7 +159,14 @@ class FeeDueView(ScopedModelView):
                      "outstanding": "欠缴（元）", "status_label": "状态", "created_at": "核定时间"}
 
 
+def _totals(rows) -> dict:
+    """Issue 14 item 19: exact sums (Decimal) of the balances shown."""
+    return {key: sum((getattr(b, key) for b in rows), ZERO)
+            for key in ("assessed", "paid", "outstanding")}
+
+
 class _BalancePage(BaseView):
+    base_permissions = ["can_list", "can_assess"]
     arrears_only = False
     title = "单位缴费余额"
     default_view = "list"
@@ -115,8 +175,29 @@ class _BalancePage(BaseView):
     @has_access
     def list(self):
         rows = balances(db.session, arrears_only=self.arrears_only)
+        can_assess = (self.appbuilder.sm.has_access("can_assess", self.class_permission_name)
+                      and may(current_actor(), "pay"))
         return self.render_template("fees_balances.html", rows=rows, title=self.title,
-                                    arrears_only=self.arrears_only, yuan=yuan)
+                                    arrears_only=self.arrears_only, yuan=yuan,
+                                    can_assess=can_assess, form=FlaskForm(),
+                                    totals=_totals(rows))
+
+    @expose("/assess", methods=["POST"])
+    @has_access
+    def assess(self):
+        """Issue 14 item 17, A35: raise the dues missing where the plugin is on (e.g.
+        just switched on for a district), by the city centre; never twice."""
+        refused = _not_allowed("pay", url_for(".list"))
+        if refused:
+            return refused
+        if not FlaskForm().validate_on_submit():
+            flash("页面已过期，请重新提交", "warning")
+            return redirect(url_for(".list"))
+        created = assess_backlog(db.session)
+        db.session.commit()
+        flash(f"核定服务费：新核定 {created} 人" if created else
+              "核定服务费：没有需要补核定的人员", "success" if created else "info")
+        return redirect(url_for(".list"))
 
 
 class FeeBalanceView(_BalancePage):
@@ -144,35 +225,57 @@ class PaymentForm(FlaskForm):
     method = SelectField("缴费方式", choices=list(PAYMENT_METHODS.items()))
     reference = StringField("银行流水号／票据号")
     note = StringField("备注")
+    confirm_duplicate = BooleanField("确认不是重复登记")
 
 
-class FeePaymentView(ScopedModelView):
+class ReverseForm(FlaskForm):
+    reason = TextAreaField("冲正原因", validators=[DataRequired(REQUIRED)],
+                           description="如：重复登记、金额录错、单位录错")
+
+
+class FeePaymentView(_StepButtons, ScopedModelView):
     """A35, A36: payments to the city service centre, each with its PDF receipt."""
 
     route_base = "/fees/payments"
     datamodel = interface(FeePayment)
     list_title = show_title = "服务费缴费登记"
-    base_permissions = ["can_list", "can_show", "can_record", "can_print_receipt"]
+    base_permissions = ["can_list", "can_show", "can_record", "can_print_receipt",
+                        "can_reverse"]
     list_columns = ["receipt_no", "paid_on", "enterprise", "payer_name", "payer_label",
-                    "funding_label", "amount", "recorded_by"]
+                    "funding_label", "amount", "status_label", "recorded_by"]
     show_columns = ["receipt_no", "paid_on", "enterprise", "payer_label", "payer_name",
                     "funding_label", "amount", "method_label", "reference", "note",
-                    "recorded_by", "recorded_at"]
+                    "recorded_by", "recorded_at", "status_label", "reversed_by", "reversed_at",
+                    "reversal_reason"]
     search_columns = ["receipt_no", "enterprise", "paid_on", "payer_kind", "funding_source"]
     base_order = ("id", "desc")
     label_columns = {"receipt_no": "收据编号", "paid_on": "缴费日期", "enterprise": "参保单位",
                      "payer_name": "缴款单位", "payer_label": "缴款方", "payer_kind": "缴款方",
                      "funding_label": "资金来源", "funding_source": "资金来源",
                      "amount": "金额（元）", "method_label": "缴费方式", "reference": "流水号",
-                     "note": "备注", "recorded_by": "经办人", "recorded_at": "登记时间"}
+                     "note": "备注", "recorded_by": "经办人", "recorded_at": "登记时间",
+                     "status_label": "状态", "reversed_by": "冲正经办人",
+                     "reversed_at": "冲正时间", "reversal_reason": "冲正原因"}
+    formatters_columns = {"reversed_at": lambda v: f"{v:%Y-%m-%d %H:%M}" if v else "—",
+                          "recorded_at": lambda v: f"{v:%Y-%m-%d %H:%M}" if v else "—",
+                          "reversed_by": lambda v: v or "—",
+                          "reversal_reason": lambda v: v or "—"}
     list_template = LIST_TEMPLATE
     show_template = SHOW_TEMPLATE
-    extra_args = {"fees_buttons": [("登记缴费", "/fees/payments/record", "btn-primary")],
-                  "fees_actions": [("打印收据", "/fees/payments/receipt/{pk}", "btn-default")]}
+    list_buttons = (("登记缴费", "record", "btn-primary", "pay", "can_record"),)
+
+    def record_actions(self, item):
+        actions = [("打印收据", url_for(".print_receipt", pk=item.id), "btn-default")]
+        if not item.reversed and self._permitted("can_reverse") and may(current_actor(), "pay"):
+            actions.append(("冲正", url_for(".reverse", pk=item.id), "btn-danger"))
+        return actions
 
     @expose("/record", methods=["GET", "POST"])
     @has_access
     def record(self):
+        refused = _not_allowed("pay", url_for(".list"))
+        if refused:
+            return refused
         form = PaymentForm()
         form.enterprise.choices = _enterprise_choices()
 
@@ -183,11 +286,39 @@ class FeePaymentView(ScopedModelView):
             return payments.record_payment(
                 db.session, current_actor(), enterprise=enterprise, amount=f.amount.data,
                 paid_on=f.paid_on.data, funding_source=f.funding_source.data or None,
-                method=f.method.data, reference=f.reference.data, note=f.note.data)
+                method=f.method.data, reference=f.reference.data, note=f.note.data,
+                confirm_duplicate=f.confirm_duplicate.data)
         done = _run(form, "登记缴费", apply, url_for(".list"),
                     done=lambda p: url_for(".show", pk=p.id))
+        if not (form.confirm_duplicate.errors or form.confirm_duplicate.data):
+            del form.confirm_duplicate  # asked for only when the payment looks doubled
         return done or self.render_template(FORM_TEMPLATE, form=form, title="登记缴费",
                                             cancel=url_for(".list"))
+
+    @expose("/reverse/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def reverse(self, pk):
+        """Issue 14 item 16: reverse (冲正) a wrong payment, with a reason."""
+        payment = self.datamodel.get(pk)
+        if payment is None:
+            abort(404)
+        show = url_for(".show", pk=pk)
+        refused = _not_allowed("pay", show)
+        if refused:
+            return refused
+        if payment.reversed:
+            flash(f"收据{payment.receipt_no}已冲正", "warning")
+            return redirect(show)
+        form = ReverseForm()
+
+        def apply(f):
+            return payments.reverse_payment(db.session, current_actor(), payment, f.reason.data)
+        done = _run(form, f"冲正收据{payment.receipt_no}", apply, show, message="已冲正")
+        if done:
+            payments.audit_reversal(payment)
+        return done or self.render_template(
+            FORM_TEMPLATE, form=form, cancel=show,
+            title=f"冲正：收据{payment.receipt_no}，{payment.enterprise}，{yuan(payment.amount)}元")
 
     @expose("/receipt/<int:pk>")
     @has_access
@@ -245,7 +376,7 @@ def _step_form(action: str) -> FlaskForm:
     return StepForm()
 
 
-class InstalmentPlanView(ScopedModelView):
+class InstalmentPlanView(_StepButtons, ScopedModelView):
     """A36: applications, their steps, the schedule and its payments."""
 
     route_base = "/fees/plans"
@@ -267,13 +398,18 @@ class InstalmentPlanView(ScopedModelView):
                      "overdue_count": "逾期期数", "created_at": "申请时间"}
     list_template = LIST_TEMPLATE
     show_template = "fees_plan_show.html"
-    extra_args = {"fees_buttons": [("登记分期缴费申请", "/fees/plans/apply", "btn-primary")],
-                  "fees_actions": [
-                      ("下载书面申请", "/fees/plans/document/{pk}", "btn-default"),
-                      ("审核", "/fees/plans/step/{pk}/review", "btn-info"),
-                      ("审批", "/fees/plans/step/{pk}/approve", "btn-info"),
-                      ("签订协议", "/fees/plans/step/{pk}/sign", "btn-success"),
-                      ("不予批准", "/fees/plans/step/{pk}/reject", "btn-danger")]}
+    list_buttons = (("登记分期缴费申请", "apply", "btn-primary", "apply", "can_apply"),)
+    step_buttons = {"review": ("审核", "btn-info"), "approve": ("审批", "btn-info"),
+                    "sign": ("签订协议", "btn-success"), "reject": ("不予批准", "btn-danger")}
+
+    def record_actions(self, item):
+        """A36: the document, then only the steps open to this user in the plan's state."""
+        actions = [("下载书面申请", url_for(".document", pk=item.id), "btn-default")]
+        if self._permitted("can_step"):
+            actions += [(*self.step_buttons[a][:1], url_for(".step", pk=item.id, action=a),
+                         self.step_buttons[a][1])
+                        for a in instalments.allowed_actions(item, current_actor())]
+        return actions
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
@@ -289,6 +425,9 @@ class InstalmentPlanView(ScopedModelView):
     @expose("/apply", methods=["GET", "POST"])
     @has_access
     def apply(self):
+        refused = _not_allowed("apply", url_for(".list"))
+        if refused:
+            return refused
         form = PlanForm()
         form.enterprise.choices = _enterprise_choices()
 
@@ -314,6 +453,11 @@ class InstalmentPlanView(ScopedModelView):
         plan = self.datamodel.get(pk)
         if plan is None or action not in STEP_FORMS:
             abort(404)
+        show = url_for(".show", pk=pk)
+        if action not in instalments.allowed_actions(plan, current_actor()):
+            flash(f"分期计划当前状态为“{plan.state_label}”，您不能办理“{STEP_FORMS[action][0]}”",
+                  "warning")
+            return redirect(show)
         form = _step_form(action)
 
         def apply(f):
@@ -322,7 +466,6 @@ class InstalmentPlanView(ScopedModelView):
                 approval_no=getattr(f, "approval_no", None) and f.approval_no.data,
                 agreement_no=getattr(f, "agreement_no", None) and f.agreement_no.data,
                 signed_on=getattr(f, "signed_on", None) and f.signed_on.data)
-        show = url_for(".show", pk=pk)
         done = _run(form, STEP_FORMS[action][0], apply, show)
         return done or self.render_template(
             FORM_TEMPLATE, form=form, cancel=show,
@@ -366,7 +509,7 @@ class IncomeForm(FlaskForm):
     note = StringField("备注")
 
 
-class FundIncomeView(ScopedModelView):
+class FundIncomeView(_StepButtons, ScopedModelView):
     """A37, A38: income of the special account (fees are entered with each payment)."""
 
     route_base = "/fees/income"
@@ -380,11 +523,14 @@ class FundIncomeView(ScopedModelView):
                      "from_name": "缴款／捐赠方", "amount": "金额（元）", "note": "备注",
                      "recorded_by": "经办人"}
     list_template = LIST_TEMPLATE
-    extra_args = {"fees_buttons": [("登记捐赠、赞助", "/fees/income/record", "btn-primary")]}
+    list_buttons = (("登记捐赠、赞助", "record", "btn-primary", "income", "can_record"),)
 
     @expose("/record", methods=["GET", "POST"])
     @has_access
     def record(self):
+        refused = _not_allowed("income", url_for(".list"))
+        if refused:
+            return refused
         form = IncomeForm()
 
         def apply(f):
@@ -408,7 +554,7 @@ ALLOCATION_STEPS = {"approve": "批准拨付（劳动保障部门）", "check": 
                     "reject": "不予拨付"}
 
 
-class FundAllocationView(ScopedModelView):
+class FundAllocationView(_StepButtons, ScopedModelView):
     """A39: requests by need, approval by the labour department, check by finance."""
 
     route_base = "/fees/allocations"
@@ -430,11 +576,18 @@ class FundAllocationView(ScopedModelView):
                      "checked_on": "核拨日期", "note": "备注"}
     list_template = LIST_TEMPLATE
     show_template = SHOW_TEMPLATE
-    extra_args = {"fees_buttons": [("申请拨付", "/fees/allocations/request", "btn-primary")],
-                  "fees_actions": [
-                      ("批准", "/fees/allocations/step/{pk}/approve", "btn-info"),
-                      ("核拨", "/fees/allocations/step/{pk}/check", "btn-success"),
-                      ("不予拨付", "/fees/allocations/step/{pk}/reject", "btn-danger")]}
+    list_buttons = (("申请拨付", "request_allocation", "btn-primary", None,
+                     "can_request_allocation"),)
+    step_buttons = {"approve": ("批准", "btn-info"), "check": ("核拨", "btn-success"),
+                    "reject": ("不予拨付", "btn-danger")}
+
+    def record_actions(self, item):
+        """A39: only the steps open to this user in the allocation's state."""
+        if not self._permitted("can_step"):
+            return []
+        return [(self.step_buttons[a][0], url_for(".step", pk=item.id, action=a),
+                 self.step_buttons[a][1])
+                for a in fund.allowed_allocation_steps(item, current_actor())]
 
     @expose("/request", methods=["GET", "POST"])
     @has_access
@@ -457,6 +610,11 @@ class FundAllocationView(ScopedModelView):
         allocation = self.datamodel.get(pk)
         if allocation is None or action not in ALLOCATION_STEPS:
             abort(404)
+        show = url_for(".show", pk=pk)
+        if action not in fund.allowed_allocation_steps(allocation, current_actor()):
+            flash(f"拨付当前状态为“{allocation.state_label}”，您不能办理“{ALLOCATION_STEPS[action]}”",
+                  "warning")
+            return redirect(show)
 
         class StepForm(FlaskForm):
             pass
@@ -478,7 +636,6 @@ class FundAllocationView(ScopedModelView):
                 fund.check_allocation(db.session, actor, allocation, f.checked_on.data)
             else:
                 fund.reject_allocation(db.session, actor, allocation, f.note.data)
-        show = url_for(".show", pk=pk)
         done = _run(form, ALLOCATION_STEPS[action], apply, show)
         return done or self.render_template(
             FORM_TEMPLATE, form=form, cancel=show,
@@ -494,7 +651,7 @@ class ExpenseForm(FlaskForm):
     note = StringField("支出事由", validators=[DataRequired(REQUIRED)])
 
 
-class FundBookView(ScopedModelView):
+class FundBookView(_StepButtons, ScopedModelView):
     """A39: each service organisation's own book — receipts from allocations, spending."""
 
     route_base = "/fees/books"
@@ -509,7 +666,7 @@ class FundBookView(ScopedModelView):
                      "purpose_label": "用途", "purpose": "用途", "amount": "金额（元）",
                      "note": "摘要", "recorded_by": "经办人"}
     list_template = LIST_TEMPLATE
-    extra_args = {"fees_buttons": [("登记支出", "/fees/books/expense", "btn-primary")]}
+    list_buttons = (("登记支出", "expense", "btn-primary", None, "can_expense"),)
 
     @expose("/expense", methods=["GET", "POST"])
     @has_access

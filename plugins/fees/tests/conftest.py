@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import base64
+import re
+import shutil
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from core.testing import PASSWORD
+from core.testing import PASSWORD, missing, run
 
 CANGLANG, PINGJIANG = "320502", "320503"
 CL_COMMUNITY, PJ_COMMUNITY = "320502001001", "320503001001"
@@ -103,7 +105,7 @@ def apply_plan(client_for, enterprise_id):
 
 @pytest.fixture
 def extra_user(app):
-    """Create another user (e.g. a second system_admin acting for finance)."""
+    """Create another user (e.g. the labour or finance office)."""
 
     def make(username: str, role: str, region_code: str = "320500") -> str:
         from core.commands import create_user
@@ -116,3 +118,31 @@ def extra_user(app):
                 db.session.commit()
         return username
     return make
+
+
+@pytest.fixture
+def pdf_text(tmp_path):
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        missing("pdftotext missing: apt-get install -y poppler-utils")
+
+    def read(pdf: bytes) -> str:
+        src = tmp_path / "receipt.pdf"
+        src.write_bytes(pdf)
+        out = run([exe, "-raw", "-enc", "UTF-8", str(src), "-"], check=True,
+                  capture_output=True, seconds=60,
+                  waiting_for="pdftotext to read the receipt").stdout.decode("utf-8")
+        return re.sub(r"\s+", "", out)
+    return read
+
+
+@pytest.fixture
+def labour(extra_user):
+    """The city labour department's approver (issue 14 item 18: its own role)."""
+    return extra_user("labour", "labour_approver")
+
+
+@pytest.fixture
+def finance(extra_user):
+    """The finance department's checker (its own role, another person, A39)."""
+    return extra_user("fin", "finance_checker")

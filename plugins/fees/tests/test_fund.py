@@ -24,13 +24,6 @@ def donate(client_for, enable):
     return give
 
 
-@pytest.fixture
-def finance(extra_user):
-    """A second user for the finance department (the labour department approves as
-    ``admin``): approval and check are two people (A39)."""
-    return extra_user("fin", "system_admin")
-
-
 def _request(client, region, amount: str, purpose: str = "visits"):
     return client.post("/api/v1/fund_allocation/", json={
         "organisation": region, "purpose": purpose, "amount": amount,
@@ -48,7 +41,7 @@ def test_A37_donations_and_sponsorship_accepted(donate, client_for):
     assert donate("10.00", user="d_cl").status_code == 422  # the city centre records income
 
 
-def test_A38_income_and_spending_kept_apart(app, donate, finance, client_for, region_id,
+def test_A38_income_and_spending_kept_apart(labour, app, donate, finance, client_for, region_id,
                                            owing, pay):
     """Income is positive and typed (fees only through payments); spending leaves the
     special account only as a checked allocation; the report shows both, never netted."""
@@ -60,7 +53,7 @@ def test_A38_income_and_spending_kept_apart(app, donate, finance, client_for, re
     assert pay("600.00").status_code == 201
     assert donate("400.00").status_code == 201
     pk = _request(client_for("d_cl"), region_id(CANGLANG), "300.00").json["id"]
-    assert client_for("admin").post(f"/api/v1/fund_allocation/{pk}/approve",
+    assert client_for(labour).post(f"/api/v1/fund_allocation/{pk}/approve",
                                     json={"approval_no": "苏劳拨〔2025〕1号"}).status_code == 200
     assert client_for(finance).post(f"/api/v1/fund_allocation/{pk}/check",
                                     json={"checked_on": TODAY}).status_code == 200
@@ -81,13 +74,13 @@ def test_A38_income_and_spending_kept_apart(app, donate, finance, client_for, re
 
 
 def test_A39_allocation_approved_by_labour_then_checked_by_finance(
-        donate, finance, client_for, region_id):
+        donate, finance, client_for, region_id, labour):
     assert donate("1000.00").status_code == 201
     created = _request(client_for("d_cl"), region_id(CANGLANG), "800.00")
     assert created.status_code == 201, created.json
     pk = created.json["id"]
     assert created.json["retirees_managed"] == 0
-    fin, admin, city = client_for(finance), client_for("admin"), client_for("city")
+    fin, admin, city = client_for(finance), client_for(labour), client_for("city")
     early = fin.post(f"/api/v1/fund_allocation/{pk}/check", json={})
     assert early.status_code == 422 and "须先经劳动保障部门批准" in str(early.json)
     assert city.post(f"/api/v1/fund_allocation/{pk}/approve",
@@ -95,7 +88,7 @@ def test_A39_allocation_approved_by_labour_then_checked_by_finance(
     assert admin.post(f"/api/v1/fund_allocation/{pk}/approve",
                       json={"approval_no": "苏劳拨〔2025〕2号"}).status_code == 200
     same = admin.post(f"/api/v1/fund_allocation/{pk}/check", json={})
-    assert same.status_code == 422 and "不同部门的人员" in str(same.json)
+    assert same.status_code == 422 and "须由市财政部门办理" in str(same.json)
     checked = fin.post(f"/api/v1/fund_allocation/{pk}/check", json={"checked_on": TODAY})
     assert checked.status_code == 200 and checked.json["state"] == "checked"
     balances = {a["code"]: a["balance"]
@@ -104,9 +97,9 @@ def test_A39_allocation_approved_by_labour_then_checked_by_finance(
     assert city.post(f"/api/v1/fund_allocation/{pk}/check", json={}).status_code == 422
 
 
-def test_A39_balance_never_negative(app, donate, finance, client_for, region_id):
+def test_A39_balance_never_negative(labour, app, donate, finance, client_for, region_id):
     assert donate("500.00").status_code == 201
-    admin, fin, d_cl = client_for("admin"), client_for(finance), client_for("d_cl")
+    admin, fin, d_cl = client_for(labour), client_for(finance), client_for("d_cl")
     pk = _request(d_cl, region_id(CANGLANG), "500.01").json["id"]
     assert admin.post(f"/api/v1/fund_allocation/{pk}/approve",
                       json={"approval_no": "1"}).status_code == 200
@@ -143,12 +136,12 @@ def test_A39_spending_only_on_A34_purposes(donate, finance, client_for, region_i
     assert spend.status_code == 422 and "专款专用" in str(spend.json)
 
 
-def test_A39_each_organisation_keeps_its_own_book(donate, finance, client_for, region_id,
+def test_A39_each_organisation_keeps_its_own_book(labour, donate, finance, client_for, region_id,
                                                   create_retiree, enable):
     enable(PINGJIANG)
     create_retiree(1, CL_COMMUNITY)
     assert donate("1000.00").status_code == 201
-    admin, fin = client_for("admin"), client_for(finance)
+    admin, fin = client_for(labour), client_for(finance)
     for user, code in (("d_cl", CANGLANG), ("d_pj", PINGJIANG), ("c_cl11", CL_COMMUNITY)):
         created = _request(client_for(user), region_id(code), "100.00")
         assert created.status_code == 201, created.json
@@ -170,7 +163,7 @@ def test_A39_each_organisation_keeps_its_own_book(donate, finance, client_for, r
     assert [(r["organisation"]["name"], r["retirees_managed"]) for r in community] == [("东园社区", 1)]
 
 
-def test_A39_allocation_and_book_screens(donate, finance, client_for, region_id):
+def test_A39_allocation_and_book_screens(labour, donate, finance, client_for, region_id):
     assert donate("300.00").status_code == 201
     d_cl = client_for("d_cl")
     response = d_cl.post("/fees/allocations/request", data={
@@ -178,7 +171,7 @@ def test_A39_allocation_and_book_screens(donate, finance, client_for, region_id)
         "need": "重阳节活动", "note": ""})
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     pk = int(response.headers["Location"].rstrip("/").split("/")[-1])
-    assert client_for("admin").post(f"/fees/allocations/step/{pk}/approve",
+    assert client_for(labour).post(f"/fees/allocations/step/{pk}/approve",
                                     data={"approval_no": "3"}).status_code == 302
     assert client_for(finance).post(f"/fees/allocations/step/{pk}/check",
                                     data={"checked_on": TODAY}).status_code == 302

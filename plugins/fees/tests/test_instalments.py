@@ -106,14 +106,14 @@ def _step(client, pk, action, **extra):
 
 
 def test_A36_plan_steps_are_recorded_state_changes_by_the_right_roles(
-        owing, apply_plan, client_for):
+        owing, apply_plan, client_for, labour):
     owing(3)
     applied = apply_plan()
     assert applied.status_code == 201, applied.json
     pk = applied.json["id"]
     assert applied.json["result"]["total"] == "1800.00"
     assert applied.json["result"]["state"] == "applied"
-    admin, city = client_for("admin"), client_for("city")
+    admin, city = client_for(labour), client_for("city")
     # Each step by its office, in order; the wrong role or order changes nothing.
     assert _step(admin, pk, "review").status_code == 422
     assert _step(city, pk, "approve", approval_no="苏劳〔2025〕1号").status_code == 422
@@ -131,7 +131,7 @@ def test_A36_plan_steps_are_recorded_state_changes_by_the_right_roles(
     assert [(t["from"], t["to"], t["actor"], t["acting_for"]) for t in result["transitions"]] == [
         (None, "applied", "city", "市退管中心（经市纺织工业局提出）"),
         ("applied", "reviewed", "city", "市退管中心"),
-        ("reviewed", "approved", "admin", "市劳动保障部门"),
+        ("reviewed", "approved", "labour", "市劳动保障部门"),
         ("approved", "signed", "city", "市退管中心")]
     assert [i["amount"] for i in result["instalments"]] == ["900.00", "540.00", "360.00"]
     assert _step(city, pk, "review").status_code == 422  # no way back
@@ -176,10 +176,10 @@ def test_A36_plan_screens(owing, client_for, enterprise_id):
         f"filename*=UTF-8''{quote('申请.txt')}")
 
 
-def _signed_plan(app, owing, apply_plan, client_for, start_on):
+def _signed_plan(app, owing, apply_plan, client_for, start_on, labour):
     owing(2)
     pk = apply_plan(start_on=start_on.isoformat()).json["id"]
-    city, admin = client_for("city"), client_for("admin")
+    city, admin = client_for("city"), client_for(labour)
     assert _step(city, pk, "review").status_code == 200
     assert _step(admin, pk, "approve", approval_no="苏劳〔2025〕2号").status_code == 200
     assert _step(city, pk, "sign", agreement_no="FQ-1",
@@ -187,9 +187,9 @@ def _signed_plan(app, owing, apply_plan, client_for, start_on):
     return pk
 
 
-def test_A36_overdue_instalment_flagged(app, owing, apply_plan, client_for, pay):
+def test_A36_overdue_instalment_flagged(app, owing, apply_plan, client_for, pay, labour):
     start = date.today() - timedelta(days=400)  # year 1 ended a month ago
-    pk = _signed_plan(app, owing, apply_plan, client_for, start)
+    pk = _signed_plan(app, owing, apply_plan, client_for, start, labour)
     city = client_for("city")
     schedule = city.get(f"/api/v1/instalment_plan/{pk}/schedule").json["result"]
     assert [i["overdue"] for i in schedule["instalments"]] == [True, False, False]
@@ -212,8 +212,8 @@ def test_A36_overdue_instalment_flagged(app, owing, apply_plan, client_for, pay)
 
 
 def test_A36_payments_count_towards_instalments_until_the_plan_is_completed(
-        app, owing, apply_plan, client_for, pay):
-    pk = _signed_plan(app, owing, apply_plan, client_for, date.today())
+        app, owing, apply_plan, client_for, pay, labour):
+    pk = _signed_plan(app, owing, apply_plan, client_for, date.today(), labour)
     city = client_for("city")
     assert pay("700.00").status_code == 201
     result = city.get(f"/api/v1/instalment_plan/{pk}/schedule").json["result"]

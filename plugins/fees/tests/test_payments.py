@@ -1,14 +1,10 @@
 """A35, A36: payments, who pays (the enterprise or its industry authority), receipts,
 balances and the arrears list."""
-import re
-import shutil
 from decimal import Decimal
 from urllib.parse import quote
 
-import pytest
 from sqlalchemy import select
 
-from core.testing import missing, run
 from plugins.fees.tests.conftest import ACTIVE, BANKRUPT
 
 
@@ -78,26 +74,12 @@ def test_A35_arrears_list_screen_and_cli(app, owing, pay, client_for):
     assert "苏州红旗机械厂" in page and "苏州第一纺织厂" not in page
     balances = client_for("city").get("/fees/balances/").get_data(as_text=True)
     assert "苏州第一纺织厂" in balances and "1,200.00" in balances
+    assert "合计（2 个单位）" in balances and "只看欠费单位" in balances  # issue 14 item 19
+    assert "合计（1 个单位）" in page and "显示全部单位" in page
     result = app.test_cli_runner().invoke(args=["fees", "arrears"])
     assert result.exit_code == 0, result.output
     assert "320500002" in result.output and "320500001" not in result.output
     assert "合计欠缴：600.00 元（1 个单位）" in result.output
-
-
-@pytest.fixture
-def pdf_text(tmp_path):
-    exe = shutil.which("pdftotext")
-    if exe is None:
-        missing("pdftotext missing: apt-get install -y poppler-utils")
-
-    def read(pdf: bytes) -> str:
-        src = tmp_path / "receipt.pdf"
-        src.write_bytes(pdf)
-        out = run([exe, "-raw", "-enc", "UTF-8", str(src), "-"], check=True,
-                  capture_output=True, seconds=60,
-                  waiting_for="pdftotext to read the receipt").stdout.decode("utf-8")
-        return re.sub(r"\s+", "", out)
-    return read
 
 
 def test_A35_receipt_pdf(owing, pay, client_for, pdf_text):

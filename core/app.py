@@ -230,7 +230,7 @@ def configure_plugins(app: Flask) -> PluginRegistry:
 def configure_appbuilder(app: Flask) -> AppBuilder:
     # CSRF before AppBuilder, or API login breaks (FAB_NOTES).
     csrf.init_app(app)
-    from core.views import rison
+    from core.views import access, rison
     from core.views.home import HomeView
 
     rison.install()
@@ -238,6 +238,7 @@ def configure_appbuilder(app: Flask) -> AppBuilder:
     appbuilder = AppBuilder(update_perms=False, indexview=HomeView, menu=Menu(reverse=False),
                             base_template="ra_base.html")
     appbuilder.init_app(app, db.session)
+    access.init_app(app)  # after FAB's template filters: the navbar's menu check
     return appbuilder
 
 

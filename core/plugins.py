@@ -251,6 +251,34 @@ class PluginRegistry:
         return [p.info for name, p in self.plugins.items()
                 if self.active_for_path(name, path, session)]
 
+    def refusal(self, session, plugin: str, region, enabled: bool) -> RuleViolation | None:
+        """Why switching ``plugin`` on or off for ``region`` is refused (None: it is
+        not); the plugin manager offers only the switches that are not refused (issue
+        14 item 2)."""
+        loaded = self.plugins.get(plugin)
+        if loaded is None:
+            return RuleViolation(f"没有名为 {plugin} 的插件", "plugin")
+        if region.level not in ("district", "city"):
+            return RuleViolation("插件只能按区或全市启用、停用", "region")
+        info = loaded.info
+        if info.regions and region.level == "district" and region.code not in info.regions:
+            return RuleViolation(f"插件「{info.title}」不适用于{region.name}", "region")
+        if info.regions and region.level == "city":
+            return RuleViolation(f"插件「{info.title}」只能在指定的区启用", "region")
+        path = region.region_path
+        if enabled:
+            off = [r for r in info.requires if not self.enabled_for_path(r, path, session)]
+            if off:
+                titles = "、".join(self.plugins[r].info.title for r in off)
+                return RuleViolation(f"请先启用本插件依赖的插件：{titles}", "plugin")
+        else:
+            needing = [p.info.title for n, p in self.plugins.items()
+                       if plugin in p.info.requires and self.enabled_for_path(n, path, session)]
+            if needing:
+                return RuleViolation(
+                    f"以下已启用的插件依赖本插件，请先停用：{'、'.join(needing)}", "plugin")
+        return None
+
     def set_enabled(self, session, plugin: str, region, enabled: bool, actor: str) -> None:
         """Switch ``plugin`` on or off for ``region`` (a district or the city).
 
@@ -258,28 +286,10 @@ class PluginRegistry:
         or city, a district the plugin is not for, a dependency that is off, or turning
         off a plugin another enabled plugin needs. Never deletes a plugin's data.
         """
-        loaded = self.plugins.get(plugin)
-        if loaded is None:
-            raise RuleViolation(f"没有名为 {plugin} 的插件", "plugin")
-        if region.level not in ("district", "city"):
-            raise RuleViolation("插件只能按区或全市启用、停用", "region")
-        info = loaded.info
-        if info.regions and region.level == "district" and region.code not in info.regions:
-            raise RuleViolation(f"插件「{info.title}」不适用于{region.name}", "region")
-        if info.regions and region.level == "city":
-            raise RuleViolation(f"插件「{info.title}」只能在指定的区启用", "region")
+        refused = self.refusal(session, plugin, region, enabled)
+        if refused is not None:
+            raise refused
         path = region.region_path
-        if enabled:
-            off = [r for r in info.requires if not self.enabled_for_path(r, path, session)]
-            if off:
-                titles = "、".join(self.plugins[r].info.title for r in off)
-                raise RuleViolation(f"请先启用本插件依赖的插件：{titles}", "plugin")
-        else:
-            needing = [p.info.title for n, p in self.plugins.items()
-                       if plugin in p.info.requires and self.enabled_for_path(n, path, session)]
-            if needing:
-                raise RuleViolation(f"以下已启用的插件依赖本插件，请先停用：{'、'.join(needing)}",
-                                    "plugin")
         old = self.enabled_for_path(plugin, path, session)
         setting = session.scalar(select(PluginSetting).where(
             PluginSetting.plugin == plugin, PluginSetting.region_id == region.id))

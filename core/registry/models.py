@@ -312,6 +312,10 @@ class RetireeHistory(Scoped, Model):
         return self._label(self.new_value)
 
 
+# The other side of a move out of the pooling area (A19), as the move record names it.
+OUT_OF_AREA = "统筹范围以外（居外人员）"
+
+
 class RetireeTransfer(ScopedMixin, Model):
     """A32: a move between communities, visible to both the old and the new side."""
 
@@ -326,6 +330,12 @@ class RetireeTransfer(ScopedMixin, Model):
     reason: Mapped[str | None] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=datetime.now)
+    # Issue 14 item 1: copied at the time of the move, so that the sender, who no longer
+    # sees the person nor the receiving community, can still read its own move records.
+    retiree_name: Mapped[str | None] = mapped_column(String(50))
+    personal_no: Mapped[str | None] = mapped_column(String(8))
+    from_community_name: Mapped[str | None] = mapped_column(String(300))
+    to_community_name: Mapped[str | None] = mapped_column(String(300))
 
     retiree: Mapped[Retiree] = relationship()
     from_community = relationship("Region", foreign_keys=[from_community_id])

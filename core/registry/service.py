@@ -33,7 +33,7 @@ from core.registry.fields import (
     RETIREMENT_TYPE,
     SERIOUS_ILLNESS,
 )
-from core.registry.models import Retiree, RetireeHistory, RetireeTransfer
+from core.registry.models import OUT_OF_AREA, Retiree, RetireeHistory, RetireeTransfer
 from core.scoping import unscoped
 
 CHOICES = {
@@ -430,10 +430,13 @@ def accept_archive(session, r: Retiree, on: date, actor: str) -> None:
     emit(session, "archive_accepted", r.region_path, retiree=r)
 
 
-def move(session, r: Retiree, to_community: Region, on: date, reason: str, actor: str) -> None:
+def move(session, r: Retiree, to_community: Region, on: date, reason: str,
+         actor: str) -> RetireeTransfer:
     """A32: move to another community (or out of the pooling area when ``to_community`` is
-    None). Recorded as a transfer both sides can see; the receiving side then manages
-    the person. Runs past the scope on purpose: the row leaves the mover's subtree."""
+    None). Recorded as a transfer both sides can see, which keeps the person's name and
+    number and both communities' full names as text (issue 14 item 1); the receiving
+    side then manages the person. Runs past the scope on purpose: the row leaves the
+    mover's subtree. Returns the move record."""
     _require_active(r)
     if not (reason or "").strip():
         raise RuleViolations([RuleViolation("请填写迁移原因", "reason")])
@@ -451,14 +454,18 @@ def move(session, r: Retiree, to_community: Region, on: date, reason: str, actor
             raise RuleViolations(errors)
         record_history(session, r, actor, "move", reason)
         r.region_path = r.compute_region_path()
-        session.add(RetireeTransfer(
+        transfer = RetireeTransfer(
             retiree=r, from_community_id=old_community.id if old_community else None,
             to_community_id=to_community.id if to_community else None,
             from_path=old_path, region_path=r.region_path, moved_on=on, reason=reason,
-            actor=actor))
+            actor=actor, retiree_name=r.name, personal_no=r.personal_no,
+            from_community_name=old_community.full_name if old_community else OUT_OF_AREA,
+            to_community_name=to_community.full_name if to_community else OUT_OF_AREA)
+        session.add(transfer)
         session.flush()
     emit(session, "retiree_moved", r.region_path, retiree=r, from_region=old_community,
          to_region=to_community)
+    return transfer
 
 
 def report_death(session, r: Retiree, death_date: date, cause: str, reporter: str,

@@ -54,7 +54,7 @@ from core.registry.models import (
 )
 from core.registry.reference import check_agency_write, check_enterprise_write
 from core.registry.validators import mask_id_card, mask_phone, normalize_id_card_no
-from core.scoping import unscoped
+from core.scoping import current_scope, path_in_scope, unscoped
 from core.views.base import (
     ScopedInterface,
     ScopedModelRestApi,
@@ -471,12 +471,31 @@ class RetireeTransferView(ScopedModelView):
     list_title = "迁移记录"
     show_title = "迁移记录详情"
     base_permissions = ["can_list", "can_show"]
-    list_columns = ["retiree", "from_community", "to_community", "moved_on", "reason", "actor"]
-    label_columns = {"retiree": "退休人员", "from_community": "迁出社区", "to_community": "迁入社区",
+    # Issue 14 item 1: the text copied at the move, readable by the sender too (who no
+    # longer sees the person nor, often, the receiving community).
+    list_columns = ["retiree_name", "personal_no", "from_community_name", "to_community_name",
+                    "moved_on", "reason", "actor"]
+    label_columns = {"retiree_name": "退休人员", "personal_no": "个人编号",
+                     "from_community_name": "迁出社区", "to_community_name": "迁入社区",
+                     "retiree": "退休人员", "from_community": "迁出社区", "to_community": "迁入社区",
                      "moved_on": "迁移日期", "reason": "原因", "actor": "经办人", "at": "登记时间"}
     show_columns = [*list_columns, "at"]
+    search_columns = list_columns
     formatters_columns = {"at": _moment, "reason": _label_of({}), "actor": person_name}
     base_order = ("id", "desc")
+
+
+def _moved(item: Retiree, transfer: RetireeTransfer) -> tuple[str, str]:
+    """Issue 14 item 1: after a move, the message naming where the person went, and the
+    page to land on: the person's page while still in the user's scope, else the move
+    record (the person's page would answer 404)."""
+    if transfer.to_community_id is None:
+        message = f"{transfer.retiree_name}已迁出统筹范围，由市退管中心集中管理"
+    else:
+        message = f"{transfer.retiree_name}已迁往{transfer.to_community_name}"
+    if path_in_scope(item.region_path, current_scope()):
+        return message, url_for("RetireeModelView.show", pk=item.id)
+    return message, url_for("RetireeTransferView.show", pk=transfer.id)
 
 
 class MoveForm(FlaskForm):
@@ -691,17 +710,20 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
         return item
 
     def _operation(self, pk, form, title: str, apply):
+        """``apply`` may return the message and the page to land on (default: the
+        person's page with "<title>：已完成")."""
         item = self._item(pk)
         if form.validate_on_submit():
             try:
-                apply(item, form)
+                landing = apply(item, form)
                 db.session.commit()
             except RuleViolations as exc:
                 db.session.rollback()
                 flash(violation_text(exc), "danger")
             else:
-                flash(f"{title}：已完成", "success")
-                return redirect(url_for(".show", pk=pk))
+                message, target = landing or (f"{title}：已完成", url_for(".show", pk=pk))
+                flash(message, "success")
+                return redirect(target)
         for errors in form.errors.values():
             for message in errors:
                 flash(message, "danger")
@@ -725,7 +747,9 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
             to = (db.session.get(Region, int(form.community.data),
                                  execution_options={"unscoped": True})
                   if form.community.data else None)
-            service.move(db.session, item, to, form.moved_on.data, form.reason.data, actor_name())
+            transfer = service.move(db.session, item, to, form.moved_on.data,
+                                    form.reason.data, actor_name())
+            return _moved(item, transfer)
         return self._operation(pk, form, "迁移", apply)
 
     @expose("/death/<int:pk>", methods=["GET", "POST"])

@@ -41,6 +41,11 @@ class PluginManagerView(BaseView):
             (name, r.id): plugins.enabled_for_path(name, r.region_path, db.session)
             for name in plugins.plugins for r in regions
         }
+        # Issue 14 item 2: a switch that would be refused is not offered; its reason is.
+        refused = {
+            (name, r.id): plugins.refusal(db.session, name, r, not matrix[(name, r.id)])
+            for name in plugins.plugins for r in regions
+        }
         region_ids = [r.id for r in regions]
         with unscoped():
             changes = db.session.execute(
@@ -48,7 +53,7 @@ class PluginManagerView(BaseView):
                 .order_by(PluginChange.id.desc()).limit(50)).scalars().all()
         return self.render_template(
             "ra_plugins.html", plugins=plugins.plugins.values(), regions=regions,
-            matrix=matrix, changes=changes)
+            matrix=matrix, refused=refused, changes=changes)
 
     @expose("/switch", methods=["POST"])
     @has_access

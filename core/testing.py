@@ -4,8 +4,9 @@
 The database is SQLite by default; set RETIREE_ADMIN_TEST_DATABASE_URL to a PostgreSQL
 URL to run everything there. One template database is built per session through the
 real migrations and ``init``; each test gets a fresh copy of it (a file copy on SQLite,
-CREATE DATABASE … TEMPLATE on PostgreSQL). A configured PostgreSQL that cannot be
-reached fails the run: it never skips.
+CREATE DATABASE … TEMPLATE on PostgreSQL) under its process's one database name, so that
+the app of a configuration is built once per process and shared (``shared_app``). A
+configured PostgreSQL that cannot be reached fails the run: it never skips.
 """
 from __future__ import annotations
 
@@ -205,37 +206,74 @@ def template_db(tmp_path_factory):
         yield ("sqlite", path)
 
 
-@pytest.fixture
-def database_url(template_db, tmp_path):
+@pytest.fixture(scope="session")
+def worker_database(template_db, tmp_path_factory):
+    """The one database name of this test process: ``database_url`` makes it a fresh copy
+    of the template before each test, so that an app built once can serve them all."""
     kind, source = template_db
     if kind == "sqlite":
-        target = tmp_path / "test.db"
-        shutil.copy(source, target)
-        yield f"sqlite:///{target}"
+        yield kind, tmp_path_factory.mktemp("db") / "test.db"
         return
-    admin, url = _pg_admin_engine()
-    name = f"ra_t_{os.getpid()}_{next(_counter)}"
-    with admin.connect() as con:
-        con.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
+    name = f"ra_t_{os.getpid()}"
+    yield kind, name
+    admin, _url = _pg_admin_engine()
     with admin.connect() as con:
         con.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+# The apps shared by the tests of this process (see ``shared_app``): key -> (app, its
+# configuration as built).
+_shared_apps: dict = {}
+
+
+def _close_shared_apps() -> None:
+    from core.extensions import db
+
+    for app, _settings in _shared_apps.values():
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def database_url(template_db, worker_database):
+    """This test's database: the process's database, copied afresh from the template (a
+    file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL). The shared apps'
+    connections to the previous copy are closed first."""
+    _close_shared_apps()
+    kind, target = worker_database
+    _kind, source = template_db
+    if kind == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):  # no journal of the last copy replays
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        shutil.copy(source, target)
+        return f"sqlite:///{target}"
+    admin, url = _pg_admin_engine()
+    with admin.connect() as con:
+        con.execute(text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
+        con.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{source}"'))
+    admin.dispose()
+    return url.set(database=target).render_as_string(hide_password=False)
+
+
+def _test_settings(database_url: str, tmp_path, config: dict) -> dict:
+    return {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **TEST_HASH, **config}
+
+
 @pytest.fixture
 def app_factory(database_url, tmp_path):
-    """Build an app on this test's database, with extra config (plugins, flags)."""
+    """Build a new app on this test's database, with extra config (plugins, flags): for a
+    test that changes the app beyond its configuration (a route, a hook) or patches what
+    ``create_app`` reads. A test that only needs other settings asks ``shared_app``."""
     from core.app import create_app
 
     built = []
 
     def make(**config):
-        settings = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
-                    "INSTANCE_PATH": str(tmp_path / "instance"),
-                    "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **TEST_HASH}
-        settings.update(config)
-        app = create_app(settings)
+        app = create_app(_test_settings(database_url, tmp_path, config))
         built.append(app)
         return app
 
@@ -248,9 +286,54 @@ def app_factory(database_url, tmp_path):
             db.engine.dispose()
 
 
+def _settings_key(config: dict) -> tuple:
+    """What ``create_app`` reads besides ``config``: the environment's settings."""
+    env = sorted((k, v) for k, v in os.environ.items()
+                 if k.startswith("RETIREE_ADMIN_") or k in ("DATABASE_URL", "SECRET_KEY"))
+    return repr(sorted(config.items())), tuple(env)
+
+
 @pytest.fixture
-def app(app_factory):
-    return app_factory()
+def shared_app(database_url, tmp_path):
+    """An app with extra config, built once per test process for each configuration (and
+    environment) and handed to every test asking for the same (issue #23: ``create_app``
+    is most of a short test's cost). Each test gets it as new: a fresh database, the
+    configuration as built (a test's ``app.config[...] = …`` is undone), its own instance
+    folder, an empty cache and rate-limit store. Adding routes or hooks to it fails
+    (Flask's "can no longer be called"): such a test uses ``app_factory``."""
+    from core.app import create_app
+    from core.caching import cache
+    from core.extensions import db
+
+    used = []
+
+    def make(**config):
+        key = (database_url, *_settings_key(config))
+        if key not in _shared_apps:
+            built = create_app(_test_settings(database_url, tmp_path, config))
+            built._got_first_request = True  # setup methods refuse from now on
+            _shared_apps[key] = (built, dict(built.config))
+        app, settings = _shared_apps[key]
+        app.config.clear()
+        app.config.update(settings)
+        app.instance_path = app.config["INSTANCE_PATH"] = str(tmp_path / "instance")
+        with app.app_context():
+            cache.clear()
+            if app.config.get("RATELIMIT_ENABLED"):
+                app.appbuilder.sm.limiter.reset()
+        used.append(app)
+        return app
+
+    yield make
+    for app in used:
+        with app.app_context():
+            db.session.remove()
+
+
+@pytest.fixture
+def app(shared_app):
+    """The app of the default test configuration (shared, see ``shared_app``)."""
+    return shared_app()
 
 
 @pytest.fixture

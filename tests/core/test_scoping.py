@@ -253,6 +253,13 @@ def world(app, client_for, retiree_payload, sql):
 
 
 @pytest.fixture
+def app(request, shared_app, app_factory):
+    """A test with the Gadget screens gets an app of its own: a shared app refuses new
+    views; the others share one (core.testing)."""
+    return app_factory() if "gadgets" in request.fixturenames else shared_app()
+
+
+@pytest.fixture
 def gadgets(app, sql):
     """The Gadget table, screen and API on this test's app; one gadget per place."""
     with app.app_context():

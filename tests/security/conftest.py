@@ -36,10 +36,10 @@ def api_login(client, username: str, password: str = PASSWORD, **extra):
 
 
 @pytest.fixture
-def secure_app(app_factory):
+def secure_app(shared_app):
     """Production-like: CSRF on, rate limits on (generous, so that other tests can log
-    in repeatedly; the rate-limit tests build their own app)."""
-    return app_factory(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=True,
+    in repeatedly; the rate-limit tests build their own app). Shared like ``app``."""
+    return shared_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=True,
                        AUTH_RATE_LIMIT="1000 per minute")
 
 

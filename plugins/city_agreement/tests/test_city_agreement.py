@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from core.testing import missing
 
-TODAY = date.today()
 SIGNED = {"status": "signed", "signed_on": "2025-01-10", "party_a_representative": "王建国",
           "party_a_phone": "0512-65001234", "party_b_representative": "李卫东",
           "party_b_phone": "0512-68651234"}
@@ -82,16 +81,17 @@ def test_A12_archive_refused_without_city_agreement(app, enable, client_for, cre
                                                     enterprise_id):
     """``enterprise_agreement``: through the archive screen, refused with a message naming
     the enterprise; accepted once the agreement is signed."""
+    today = date.today()
     enable()
     pk = create_retiree(1)
     admin = client_for("admin")
-    page = admin.post(f"/retiree/archive/{pk}", data={"accepted_on": TODAY.isoformat()})
+    page = admin.post(f"/retiree/archive/{pk}", data={"accepted_on": today.isoformat()})
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "苏州第一纺织厂（单位编号320500001）尚未与市退管中心签订" in text
     assert state(app, pk) == "employer_managed"
     assert agreement(client_for("city"), enterprise_id()).status_code == 201
-    done = admin.post(f"/retiree/archive/{pk}", data={"accepted_on": TODAY.isoformat()})
+    done = admin.post(f"/retiree/archive/{pk}", data={"accepted_on": today.isoformat()})
     assert done.status_code == 302
     assert state(app, pk) == "community_managed"
 
@@ -115,42 +115,46 @@ def test_A12_agreement_in_force_from_its_signing_date_until_termination(
 
 def test_A12_draft_agreement_is_not_enough(app, enable, client_for, create_retiree,
                                            enterprise_id):
+    today = date.today()
     enable()
     pk = create_retiree(1)
     draft = agreement(client_for("city"), enterprise_id(), status="draft", signed_on=None)
     assert draft.status_code == 201, draft.json
-    assert "协议SZ-XY-2025-001尚未签订" in accept(app, pk, TODAY)
+    assert "协议SZ-XY-2025-001尚未签订" in accept(app, pk, today)
 
 
 def test_A12_successor_signs_for_a_bankrupt_enterprise(app, enable, client_for,
                                                        create_retiree, enterprise_id):
     """F3 with A12: a bankrupt unit's retirees are answered for by its successor."""
+    today = date.today()
     enable()
     pk = create_retiree(1, employer=enterprise_id("320500002"))
-    assert "苏州第一纺织厂" in accept(app, pk, TODAY)
+    assert "苏州第一纺织厂" in accept(app, pk, today)
     agreement(client_for("city"), enterprise_id("320500001"))
-    assert accept(app, pk, TODAY) is True
+    assert accept(app, pk, today) is True
 
 
 def test_A12_checked_only_where_enabled(app, enable, create_retiree):
     """On in 平江区 only: a 沧浪区 resident's archive is accepted without an agreement (an
     enterprise with no district is checked where the retiree lives)."""
+    today = date.today()
     enable(True, "320503")
     canglang, pingjiang = create_retiree(1), create_retiree(2, "320503001001")
-    assert accept(app, canglang, TODAY) is True
-    assert "档案不予接收" in accept(app, pingjiang, TODAY)
+    assert accept(app, canglang, today) is True
+    assert "档案不予接收" in accept(app, pingjiang, today)
 
 
 def test_A12_community_clerk_accepts_once_signed(app, enable, client_for, create_retiree,
                                                  enterprise_id):
     """The agreement is filed at city level, out of a community clerk's sight; the check
     still finds it."""
+    today = date.today()
     enable()
     pk = create_retiree(1)
     agreement(client_for("city"), enterprise_id())
     clerk = client_for("c_cl11")
     assert clerk.get("/api/v1/city_agreement/").json["count"] == 0
-    done = clerk.post(f"/retiree/archive/{pk}", data={"accepted_on": TODAY.isoformat()})
+    done = clerk.post(f"/retiree/archive/{pk}", data={"accepted_on": today.isoformat()})
     assert done.status_code == 302
     assert state(app, pk) == "community_managed"
 
@@ -159,6 +163,7 @@ def test_A12_park_enterprises_are_not_asked_for_the_city_agreement(
         app, enable, make_enterprise, create_retiree):
     """The Park is outside the pooling area (F9): its enterprises sign the Park agreement
     (P1), so the city plugin gives no answer and leaves it to the Park's plugin."""
+    today = date.today()
     from core.extensions import db
     from core.registry.models import Enterprise
     from plugins.city_agreement.agreements import verdict
@@ -167,18 +172,19 @@ def test_A12_park_enterprises_are_not_asked_for_the_city_agreement(
     park = make_enterprise("320571900", "园区新材料有限公司", "320571")
     city = make_enterprise("320502900", "沧浪精密机械厂", "320502")
     with app.app_context():
-        assert verdict(db.session, db.session.get(Enterprise, park), TODAY) is None
-        assert "沧浪精密机械厂" in verdict(db.session, db.session.get(Enterprise, city), TODAY)
+        assert verdict(db.session, db.session.get(Enterprise, park), today) is None
+        assert "沧浪精密机械厂" in verdict(db.session, db.session.get(Enterprise, city), today)
     pk = create_retiree(1, employer=park)
-    assert accept(app, pk, TODAY) is True
+    assert accept(app, pk, today) is True
 
 
 def test_A12_agreement_parties_dates_and_number_are_validated(enable, client_for,
                                                               enterprise_id):
+    today = date.today()
     enable()
     city = client_for("city")
     bad = agreement(city, enterprise_id(), party_a_representative="", party_b_phone="12ab",
-                    signed_on=(TODAY + timedelta(days=1)).isoformat())
+                    signed_on=(today + timedelta(days=1)).isoformat())
     assert bad.status_code == 422
     message = bad.json["message"]
     assert message["party_a_representative"] == ["已签订的协议须填写甲方代表"]

@@ -277,18 +277,30 @@ def managed_user(pk):
 
 
 def _scoped_user_ids():
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
     from sqlalchemy import select
 
     from core.regions import Region
     from core.scoping import current_scope
-    from core.security import RegionUser
+    from core.security import ROLE_RANK, RegionUser, user_rank
 
-    # Users of the subtree only (the region scope also shows ancestors' names).
+    # Users of the subtree only (the region scope also shows ancestors' names), none
+    # ranked above the administrator, and not the system or audit administrators: the
+    # list offers only the users managed_user lets through (issue 14 item 2: no link to
+    # a 404 or a 403).
     regions = select(Region.id)
     prefix = current_scope()
     if prefix is not None:
         regions = regions.where(Region.region_path.startswith(prefix, autoescape=True))
-    return select(RegionUser.id).where(RegionUser.region_id.in_(regions))
+    users = select(RegionUser.id).where(RegionUser.region_id.in_(regions))
+    me = g.get("ra_user")
+    above = [name for name, rank in ROLE_RANK.items() if rank > user_rank(me)] if me else []
+    above += sorted(duties.NOT_MANAGED_BY_SECURITY)
+    if above:
+        ranked = select(assoc_user_role.c.user_id).join(
+            Role, Role.id == assoc_user_role.c.role_id).where(Role.name.in_(above))
+        users = users.where(RegionUser.id.not_in(ranked))
+    return users
 
 
 # The shape of an address only: the system sends no mail, and email_validator would

@@ -11,10 +11,6 @@ A page fails on: an HTTP error status; visible ``None``/``True``/``False``/``__N
 Python repr; a microsecond timestamp; an internal code of the coded fields
 (core.registry.fields); a rule ID in brackets; an English word outside ``ALLOWED``.
 Every failure of a role is collected, with a screenshot of the page, and reported at once.
-
-``PENDING`` lists the cases that belong to other items of issue 14 (being fixed on other
-branches): a failure matching one of its keys (in the URL or the offending text) is
-skipped. The lead removes the entries as those branches are merged.
 """
 from __future__ import annotations
 
@@ -29,16 +25,6 @@ import pytest
 
 from core.registry import fields
 from core.testing import PASSWORD, USERS
-
-# Failures of other engineers' items of issue 14: "<url pattern or text>": "issue 14 item N".
-# A key matches the page's URL, the failure's text, or "<role>:<url>".
-PENDING: dict[str, str] = {
-    # Links, menu entries and buttons offered to a role that refuses them (403), and the
-    # security administrator's user list linking users outside its reach (404).
-    "HTTP 403": "issue 14 item 2",
-    "seccity:/users/show/": "issue 14 item 2",
-    "seccity:/users/edit/": "issue 14 item 2",
-}
 
 # Role: the user that plays it (core.testing.USERS, plus the MLPS administrators made here).
 ROLES = {"community": "c_cl11", "street": "s_cl1", "district": "d_cl", "city": "city",
@@ -120,11 +106,6 @@ def pattern(url: str) -> str:
     return path + ("?" + "&".join(keys) if keys else "")
 
 
-def pending(role: str, url: str, text: str) -> str | None:
-    return next((item for key, item in PENDING.items()
-                 if key in url or key in text or f"{role}:{url}".startswith(key)), None)
-
-
 def problems(text: str) -> list[str]:
     found = []
     for name, regex in CHECKS:
@@ -146,8 +127,6 @@ class Crawl:
         self.pages = 0
 
     def fail(self, url: str, message: str, shoot: bool = True) -> None:
-        if pending(self.role, url, message):
-            return
         if shoot:
             path = self.shots / f"{self.role}-{len(self.failures):03d}.png"
             size = self.b.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
@@ -183,7 +162,7 @@ class Crawl:
             self.fail(url, f"HTTP {status}: {page['text'][:200]!r}")
             return []
         text = page["text"] + "\n" + page["title"]
-        found = [p for p in problems(text) if not pending(self.role, url, p)]
+        found = problems(text)
         if found:
             self.fail(url, "; ".join(found))
         here = self.b.path

@@ -154,7 +154,7 @@ class Crawl:
         self.b.get(url)
         page = self.b.js(PAGE)
         status = page["status"]
-        # The page's own error status is judged here (or pending), not as a console error.
+        # The page's own error status is judged here, not as a console error.
         self.b.drain()
         self.b.errors = [e for e in self.b.errors
                          if not e.startswith(f"{self.b.base}{url} - Failed to load resource")]

@@ -61,8 +61,7 @@ def users_group():
 @click.option("--password", required=True,
               help="初始密码（至少8位，含大写、小写、数字、其他字符中的3类，不含用户名）")
 @click.option("--role", "roles", required=True, multiple=True,
-              type=click.Choice(sorted(ROLE_TITLES)),
-              help="角色（可重复；三员分立：系统、安全、审计管理员只能担任其一，且不兼任业务角色）")
+              help="角色代码（可重复；可选值见 users roles；三员分立：系统、安全、审计管理员只能担任其一，且不兼任业务角色）")
 @click.option("--region", "region_code", required=True, help="所属区域代码")
 @click.option("--name", default=None, help="姓名")
 @click.option("--email", default=None, help="电子邮箱（选填）")
@@ -81,8 +80,11 @@ def users_create(username, password, roles, region_code, name, email, temporary)
 
 def _check_roles(roles: list[str], region: Region) -> None:
     """A role fits the level of the user's region (A6); the roles keep the separation
-    of duties (MLPS level 3)."""
+    of duties (MLPS level 3). The role codes are checked here, once the plugins have
+    added theirs (a choice list fixed at import would not know them)."""
     for role in roles:
+        if role not in ROLE_TITLES:
+            raise RuleViolation(f"没有角色 {role}；可选：{'、'.join(sorted(ROLE_TITLES))}", "role")
         if region.level not in ROLE_LEVELS[role]:
             levels = "、".join(ROLE_LEVELS[role])
             raise RuleViolation(f"角色 {role} 只能分配到以下级别的区域：{levels}", "region")
@@ -128,13 +130,15 @@ def create_user(username, password, role, region_code, name=None, email=None,
 
 @users_group.command("grant")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(sorted(ROLE_TITLES)), help="角色")
+@click.option("--role", required=True, help="角色代码（可选值见 users roles）")
 @with_appcontext
 def users_grant(username, role):
     """给已有用户增加一个角色（须符合三员分立和区域级别）。"""
     user = db.session.scalar(select(RegionUser).where(RegionUser.username == username))
     if user is None:
         fail(f"用户 {username} 不存在")
+    if role not in ROLE_TITLES:
+        fail(f"没有角色 {role}；可选：{'、'.join(sorted(ROLE_TITLES))}")
     role_obj = current_app.appbuilder.sm.find_role(role)
     if role_obj is None:
         fail("角色尚未创建，请先运行 retiree-admin init")
@@ -147,6 +151,14 @@ def users_grant(username, role):
         user.roles.append(role_obj)
     db.session.commit()
     click.echo(f"用户 {username} 的角色：{roles_label(user)}")
+
+
+@users_group.command("roles")
+@with_appcontext
+def users_roles():
+    """列出可分配的角色（含已安装插件的角色）：代码、名称、可分配的区域级别。"""
+    for code in sorted(ROLE_TITLES):
+        click.echo(f"{code}\t{ROLE_TITLES[code]}\t{'、'.join(ROLE_LEVELS[code])}")
 
 
 @users_group.command("check")

@@ -245,3 +245,20 @@ def test_role_screens_show_chinese_role_names(secure_app, city_security):
     show = city_security.get(f"/roles/show/{rid}")
     assert show.status_code == 200
     assert "区退管中心管理员" in show.get_data(as_text=True)
+
+
+def test_users_cli_names_an_unknown_role_in_chinese_and_lists_the_roles(secure_app):
+    """The role codes are checked once the plugins have added theirs; ``users roles``
+    lists them with their Chinese titles."""
+    result = cli(secure_app, "users", "grant", "d_cl", "--role", "mayor")
+    assert result.exit_code != 0
+    assert "没有角色 mayor" in result.output and "district_admin" in result.output
+    assert "Traceback" not in result.output
+    assert _roles(secure_app, "d_cl") == ["district_admin"]
+    created = cli(secure_app, "users", "create", "wang", "--password", "Hv7#pLq2Ws9e",
+                  "--role", "mayor", "--region", "320500")
+    assert created.exit_code != 0 and "没有角色 mayor" in created.output
+    assert get_user(secure_app, "wang") is None
+    listed = cli(secure_app, "users", "roles")
+    assert listed.exit_code == 0
+    assert "security_admin\t安全管理员" in listed.output

@@ -57,3 +57,16 @@ def test_roles_and_demo_users_come_from_the_plugin(app):
     with app.app_context():
         user = app.appbuilder.sm.find_user(username="labour")
         assert [r.name for r in user.roles] == ["labour_approver"]
+
+
+def test_the_users_cli_grants_the_plugins_roles(app):
+    """The plugin's roles are known to ``users grant`` and ``users roles`` (the codes are
+    checked after the plugins register theirs, not fixed when the command is defined)."""
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["users", "create", "rsj", "--password", "Hv7#pLq2Ws9e",
+                                  "--role", "labour_approver", "--region", "320500"])
+    assert created.exit_code == 0, created.output
+    assert "市人社局审批" in runner.invoke(args=["users", "roles"]).output
+    with app.app_context():
+        user = app.appbuilder.sm.find_user(username="rsj")
+        assert [r.name for r in user.roles] == ["labour_approver"]

@@ -29,7 +29,7 @@ def import_job(job, params: dict, progress) -> dict:
     if not source.exists():
         raise RuleViolation("上传的文件已不存在（已超过保留期限被删除），请重新上传")
     try:
-        return _import(job, source, progress)
+        return _import(job, params, source, progress)
     finally:
         source.unlink(missing_ok=True)
 
@@ -38,11 +38,10 @@ def import_job(job, params: dict, progress) -> dict:
 FAILURES_SHOWN = 50
 
 
-def _import(job, source: Path, progress) -> dict:
+def _import(job, params: dict, source: Path, progress) -> dict:
     """Issue #14 item 15: the result names the file, then the sheet read, the columns
     ignored and the counts (总行数, 新增, 更新, 无变化, 失败), and lists the first
     ``FAILURES_SHOWN`` failed rows with their reasons (``failures``, not audited)."""
-    params = job.param_data
     result = exchange.import_retirees(db.session, str(source), job.created_by, progress=progress,
                                       overwrite=bool(params.get("overwrite")))
     out = {**({"文件": params["filename"]} if params.get("filename") else {}),

@@ -152,11 +152,13 @@ def test_users_create_refusals_are_chinese_without_traceback(app, args, message)
     assert user_count(app) == before
 
 
-def test_users_create_unknown_role_is_a_usage_error(app):
+def test_users_create_unknown_role_is_named_in_chinese(app):
+    before = user_count(app)
     result = cli(app, "users", "create", "wang", "--password", "Hv7#pLq2Ws9e", "--role",
                  "superuser", "--region", "320500")
     assert result.exit_code == 2
-    assert "Invalid value for '--role'" in result.output
+    assert "没有角色 superuser；可选：" in result.output and "supervisor" in result.output
+    assert user_count(app) == before and "Traceback" not in result.output
 
 
 def test_users_create_needs_password_role_and_region(app):

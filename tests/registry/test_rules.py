@@ -513,7 +513,7 @@ def test_A3_retiree_managed_by_the_street_and_community_of_residence(client_for,
 def test_F5_local_resident_needs_community(app, admin, retiree_payload, region_id):
     before = _counts(app)
     _refused(admin.post(API, json=retiree_payload(1, None, residence_type="local")),
-             "community", "本地人员须填写", "F5")
+             "community", "本地人员须填写")
     street = dict(retiree_payload(1), community=region_id("320502001"))
     _refused(admin.post(API, json=street), "community", "社区（村）一级")
     assert _counts(app) == before
@@ -534,7 +534,7 @@ def test_F9_community_outside_pooling_area_refused(app, admin, retiree_payload):
 def test_A19_outside_resident_has_no_community_and_belongs_to_city(
         app, admin, client_for, retiree_payload, region_id, create):
     _refused(admin.post(API, json=retiree_payload(1, residence_type="outside")),
-             "community", "居外人员由市退管中心集中管理", "A19")
+             "community", "居外人员由市退管中心集中管理")
     response = admin.post(API, json=retiree_payload(1, None))
     assert response.status_code == 201, response.json
     pk = response.json["id"]
@@ -557,7 +557,7 @@ def test_F3_A27_self_employed_needs_agency_not_employer(app, admin, retiree_payl
     for n, category in ((1, "self_employed"), (3, "agreement_retained")):
         before = _counts(app)
         response = admin.post(API, json=retiree_payload(n, category=category))
-        _refused(response, "custodian_agency", "就业管理机构", "F3")
+        _refused(response, "custodian_agency", "就业管理机构")
         _refused(response, "employer", "不填原工作单位")
         assert _counts(app) == before
         response = admin.post(API, json=retiree_payload(
@@ -576,7 +576,7 @@ def test_F3_enterprise_retiree_needs_employer(app, admin, retiree_payload):
     before = _counts(app)
     for category in ("enterprise", "industry_pooled"):
         _refused(admin.post(API, json=retiree_payload(1, category=category, employer=None)),
-                 "employer", "原工作单位", "F3")
+                 "employer", "原工作单位")
     assert _counts(app) == before
 
 
@@ -604,7 +604,7 @@ def test_A40_lixiu_refused_with_reason(app, admin, retiree_payload):
     before = _counts(app)
     for value in ("lixiu", "离休"):
         _refused(admin.post(API, json=retiree_payload(1, retirement_type=value)),
-                 "retirement_type", "离休人员不属于企业退休人员社会化管理范围", "不予登记", "A40")
+                 "retirement_type", "离休人员不属于企业退休人员社会化管理范围", "不予登记")
     assert _counts(app) == before
 
 
@@ -612,7 +612,7 @@ def test_A40_government_body_refused(app, admin, retiree_payload):
     before = _counts(app)
     for value, label in (("government", "机关"), ("public_institution", "事业单位")):
         _refused(admin.post(API, json=retiree_payload(1, category=value)), "category",
-                 f"{label}人员不属于", "A40")
+                 f"{label}人员不属于")
     assert _counts(app) == before
 
 
@@ -748,7 +748,7 @@ def test_A13_archive_acceptance_moves_management_to_community(app, create):
 def test_A29_party_cadre_archive_not_transferred(app, create):
     pk = create(1, party_cadre=True)
     with app.app_context():
-        with pytest.raises(RuleViolations, match="A29") as refused:
+        with pytest.raises(RuleViolations, match="区以上党委管理的退休干部") as refused:
             service.accept_archive(db.session, db.session.get(Retiree, pk), date(2024, 12, 10),
                                    "admin")
         assert refused.value.violations[0].field == "party_cadre"

@@ -305,6 +305,8 @@ def _text_of(response, tmp_path) -> str:
         return "\n".join(cells)
     if kind == "application/json":
         return json.dumps(response.get_json(silent=True), ensure_ascii=False)
+    if kind.startswith("image/"):  # the favicon: no text
+        return ""
     return html.unescape(response.get_data(as_text=True))
 
 

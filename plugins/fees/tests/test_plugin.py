@@ -76,8 +76,8 @@ def test_charts_through_the_hook(app, owing, pay, enable, create_retiree, accept
     with app.app_context():
         data = specs["fees_collected_vs_due"].data(db.session, ChartFilters())
         assert data.categories == ["沧浪区", "平江区"]
-        assert data.series == [{"name": "应缴（元）", "data": [1200.0, 600.0]},
-                               {"name": "已缴（元）", "data": [700.0, 0.0]}]
+        assert data.series == [{"name": "应缴（元）", "unit": "元", "data": [1200.0, 600.0]},
+                               {"name": "已缴（元）", "unit": "元", "data": [700.0, 0.0]}]
         streets = specs["fees_collected_vs_due"].data(
             db.session, ChartFilters(region_path="/320500/320502/"))
         assert streets.categories == ["双塔街道"]  # one level down: the district's streets

@@ -312,3 +312,16 @@ def test_form_checks_its_font_once_per_process():
     assert registration_form_pdf(RECORD).startswith(b"%PDF")
     after = printing._load_font.cache_info()
     assert (after.misses, after.hits) == (before.misses, before.hits + 1)
+
+
+@pytest.mark.parametrize("user", ["c_cl11", "s_cl1", "d_cl", "city"])
+def test_F5_printed_form_and_card_name_the_community_for_every_level(
+        user, client_for, create_retiree, read_pages):
+    """The form's 所在社区 row and the card's community read the same for a community,
+    street, district and city user (they were blank above the community)."""
+    pk = create_retiree(1)
+    client = client_for(user)
+    form = compact("".join(read_pages(client.get(f"/retiree/print/{pk}").data)))
+    assert "区：沧浪区" in form and "街道（乡镇）：双塔街道" in form and "社区（村）：东园社区" in form
+    card = compact("".join(read_pages(client.get(f"/retiree/card/{pk}").data)))
+    assert "东园社区" in card and "双塔街道" in card

@@ -33,7 +33,17 @@ _UNSCOPED = object()
 _explicit: contextvars.ContextVar = contextvars.ContextVar("region_scope", default=None)
 
 
+# The prefix every path starts with: what ``unscoped()`` sees.
+EVERYTHING = "/"
+
+
 def _scope_value() -> str:
+    """The scope as the bound parameters carry it. Inside ``unscoped()`` it is every path:
+    a lazy load there still carries the criteria of the scoped query that loaded its
+    parent (SQLAlchemy propagates them to loaders), and with the empty prefix it found
+    nothing: a district user's printed form lost its street and community."""
+    if _explicit.get() is _UNSCOPED:
+        return EVERYTHING
     return current_scope() or NOTHING
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from flask import current_app
 
-from core.extensions import db
-from core.regions import Region
 from core.registry.fields import FORM_FIELDS
 from core.registry.models import Retiree
 from core.registry.printing import (
@@ -28,10 +26,7 @@ def _ancestors(retiree: Retiree) -> dict:
     are visible anyway; read unscoped so a community clerk's form names its district)."""
     out = {}
     with unscoped():
-        # By id, not through ``retiree.community``: a lazy load carries the loader
-        # criteria of the query that loaded the person, and came back empty for district
-        # and city users (the printed form's 区/街道/社区 were blank).
-        node = db.session.get(Region, retiree.community_id) if retiree.community_id else None
+        node = retiree.community
         while node is not None:
             out[node.level] = node
             node = node.parent

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
-from core.downloads import download_response
+from core.downloads import download_response, today_stamp
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.regions import Region
 from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
-from plugins.fees import fund, instalments, payments
+from plugins.fees import fund, instalments, notices, payments
 from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
 from plugins.fees.assessment import assess_backlog, balances
 from plugins.fees.models import (
@@ -46,6 +46,7 @@ from plugins.fees.receipts import receipt_data, receipt_pdf
 FORM_TEMPLATE = "fees_form.html"
 LIST_TEMPLATE = "fees_model_list.html"
 SHOW_TEMPLATE = "fees_model_show.html"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REQUIRED = "此项必填"
 
 
@@ -165,22 +166,67 @@ def _totals(rows) -> dict:
             for key in ("assessed", "paid", "outstanding")}
 
 
-class _BalancePage(BaseView):
+class FeeBalanceView(BaseView):
+    """A35, A36 (issue 14 item 19): per enterprise — assessed (its retirees), paid,
+    outstanding, payer — on one screen; ``?arrears=1`` shows only those that still owe
+    (the former 欠费清单, whose address redirects here). Totals, the workbook of what is
+    shown and a 催缴通知书 per enterprise in arrears."""
+
+    route_base = "/fees/balances"
     base_permissions = ["can_list", "can_assess"]
-    arrears_only = False
-    title = "单位缴费余额"
+    method_permission_name = {"list": "list", "export": "list", "notice": "list",
+                              "assess": "assess"}
     default_view = "list"
+
+    def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
+        blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
+        blueprint.record_once(lambda state: state.app.add_url_rule(
+            "/fees/arrears/", "fees_arrears_redirect",
+            lambda: redirect(url_for(f"{self.endpoint}.list", arrears=1), code=301)))
+        return blueprint
+
+    @staticmethod
+    def _arrears_only() -> bool:
+        return request.args.get("arrears") == "1"
 
     @expose("/")
     @has_access
     def list(self):
-        rows = balances(db.session, arrears_only=self.arrears_only)
+        arrears_only = self._arrears_only()
+        rows = balances(db.session, arrears_only=arrears_only)
         can_assess = (self.appbuilder.sm.has_access("can_assess", self.class_permission_name)
                       and may(current_actor(), "pay"))
-        return self.render_template("fees_balances.html", rows=rows, title=self.title,
-                                    arrears_only=self.arrears_only, yuan=yuan,
+        return self.render_template("fees_balances.html", rows=rows,
+                                    title="欠费清单" if arrears_only else "单位缴费余额",
+                                    arrears_only=arrears_only, yuan=yuan,
                                     can_assess=can_assess, form=FlaskForm(),
                                     totals=_totals(rows))
+
+    @expose("/export")
+    @has_access
+    def export(self):
+        """The rows the screen shows (same filter), as a workbook."""
+        arrears_only = self._arrears_only()
+        title = "欠费清单" if arrears_only else "单位缴费余额"
+        data = notices.balances_xlsx(balances(db.session, arrears_only=arrears_only), title)
+        stamp = today_stamp()
+        return download_response(
+            data, f"{title}-{stamp}.xlsx",
+            f"fee-{'arrears' if arrears_only else 'balances'}-{stamp}.xlsx", XLSX)
+
+    @expose("/notice/<int:enterprise_id>")
+    @has_access
+    def notice(self, enterprise_id):
+        """The 催缴通知书 of one enterprise that owes (within the user's scope)."""
+        found = balances(db.session, arrears_only=True, enterprise_id=enterprise_id)
+        if not found:
+            flash("该单位没有欠缴服务费，无需催缴", "warning")
+            return redirect(url_for(".list", arrears=1))
+        b = found[0]
+        pdf = notices.notice_pdf(b, notices.owed_by_year(db.session, enterprise_id))
+        return download_response(pdf, f"催缴通知书-{b.enterprise.name}.pdf",
+                                 f"fee-notice-{b.enterprise.unit_no}.pdf", "application/pdf",
+                                 inline=True)
 
     @expose("/assess", methods=["POST"])
     @has_access
@@ -198,20 +244,6 @@ class _BalancePage(BaseView):
         flash(f"核定服务费：新核定 {created} 人" if created else
               "核定服务费：没有需要补核定的人员", "success" if created else "info")
         return redirect(url_for(".list"))
-
-
-class FeeBalanceView(_BalancePage):
-    """A35: per enterprise — assessed (its retirees), paid, outstanding, payer (A36)."""
-
-    route_base = "/fees/balances"
-
-
-class FeeArrearsView(_BalancePage):
-    """A35, A36: the enterprises that still owe, with who pays and any plan."""
-
-    route_base = "/fees/arrears"
-    arrears_only = True
-    title = "欠费清单"
 
 
 # --- payments and receipts (A35, A36) -------------------------------------------------

@@ -20,7 +20,7 @@ def test_A36_bankrupt_enterprise_paid_by_industry_authority(owing, pay, client_f
     [row] = client_for("city").get("/api/v1/fee_balance/").json["result"]
     assert (row["payer_kind"], row["payer_name"], row["outstanding"]) == \
         ("industry_authority", "市工投公司", "600.00")
-    arrears = client_for("city").get("/fees/arrears/").get_data(as_text=True)
+    arrears = client_for("city").get("/fees/balances/?arrears=1").get_data(as_text=True)
     assert "苏州红旗机械厂" in arrears and "行业主管部门代缴" in arrears
 
 
@@ -70,7 +70,7 @@ def test_A35_arrears_list_screen_and_cli(app, owing, pay, client_for):
     owing(2)
     owing(1, BANKRUPT, start=10)
     assert pay("1200.00").status_code == 201
-    page = client_for("city").get("/fees/arrears/").get_data(as_text=True)
+    page = client_for("city").get("/fees/balances/?arrears=1").get_data(as_text=True)
     assert "苏州红旗机械厂" in page and "苏州第一纺织厂" not in page
     balances = client_for("city").get("/fees/balances/").get_data(as_text=True)
     assert "苏州第一纺织厂" in balances and "1,200.00" in balances

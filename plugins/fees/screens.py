@@ -24,7 +24,7 @@ from core.extensions import db
 from core.regions import Region
 from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
-from plugins.fees import fund, instalments, notices, payments
+from plugins.fees import fund, instalments, notices, payments, reports
 from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
 from plugins.fees.assessment import assess_backlog, balances
 from plugins.fees.models import (
@@ -690,13 +690,14 @@ class FundBookView(_StepButtons, ScopedModelView):
     datamodel = interface(FundBookEntry)
     list_title = "服务机构经费账"
     base_permissions = ["can_list", "can_show", "can_expense"]
-    list_columns = ["account", "entry_on", "kind_label", "purpose_label", "amount", "note",
-                    "recorded_by"]
+    list_columns = ["account", "entry_on", "kind_label", "purpose_label", "amount",
+                    "balance_after", "note", "recorded_by"]
     search_columns = ["account", "kind", "purpose", "entry_on"]
     base_order = ("id", "desc")
     label_columns = {"account": "账簿", "entry_on": "日期", "kind_label": "收支", "kind": "收支",
                      "purpose_label": "用途", "purpose": "用途", "amount": "金额（元）",
-                     "note": "摘要", "recorded_by": "经办人"}
+                     "balance_after": "余额（元）", "note": "摘要", "recorded_by": "经办人"}
+    formatters_columns = {"balance_after": yuan}
     list_template = LIST_TEMPLATE
     list_buttons = (("登记支出", "expense", "btn-primary", None, "can_expense"),)
 
@@ -725,9 +726,11 @@ class FundReportView(BaseView):
     route_base = "/fees/report"
     default_view = "list"
 
-    @expose("/")
-    @has_access
-    def list(self):
+    method_permission_name = {"list": "list", "export": "list", "print_report": "list"}
+
+    @staticmethod
+    def _report():
+        """The period asked for (this year so far by default) and its report."""
         today = date.today()
         try:
             date_from = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
@@ -735,9 +738,32 @@ class FundReportView(BaseView):
         except ValueError:
             flash("日期格式应为 YYYY-MM-DD", "danger")
             date_from, date_to = date(today.year, 1, 1), today
-        report = fund.period_report(db.session, date_from, date_to)
         user = g.get("ra_user")
         city = getattr(getattr(user, "region", None), "level", None) == "city"
+        return fund.period_report(db.session, date_from, date_to), city
+
+    @expose("/")
+    @has_access
+    def list(self):
+        report, city = self._report()
         accounts = db.session.execute(select(FundAccount).order_by(FundAccount.code)).scalars()
         return self.render_template("fees_report.html", report=report, city=city, yuan=yuan,
                                     accounts=list(accounts))
+
+    @expose("/export")
+    @has_access
+    def export(self):
+        """Issue 14 item 19: the period shown, as a workbook."""
+        report, city = self._report()
+        span = f"{report.date_from}_{report.date_to}"
+        return download_response(reports.report_xlsx(report, city), f"收支期间报表-{span}.xlsx",
+                                 f"fund-report-{span}.xlsx", XLSX)
+
+    @expose("/print")
+    @has_access
+    def print_report(self):
+        """Issue 14 item 19: the period shown, as a PDF to print."""
+        report, city = self._report()
+        span = f"{report.date_from}_{report.date_to}"
+        return download_response(reports.report_pdf(report, city), f"收支期间报表-{span}.pdf",
+                                 f"fund-report-{span}.pdf", "application/pdf", inline=True)

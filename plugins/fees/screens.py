@@ -12,9 +12,10 @@ from pathlib import Path
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
@@ -24,6 +25,7 @@ from core.extensions import db
 from core.regions import Region
 from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
+from core.views.lookup import LookupField, lookup_answer
 from plugins.fees import fund, instalments, notices, payments, reports
 from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
 from plugins.fees.assessment import assess_backlog, balances
@@ -128,9 +130,17 @@ def _money_text(label: str, required: bool = True):
                        description="单位：元，最多两位小数")
 
 
-def _enterprise_choices(arrears_only: bool = True) -> list[tuple[int, str]]:
-    rows = balances(db.session, arrears_only=arrears_only)
-    return [(b.enterprise.id, f"{b.enterprise}　欠缴{yuan(b.outstanding)}元") for b in rows]
+def owing_enterprises():
+    """Issue 14 item 19: the enterprises a payment or an instalment plan may name — those
+    still owing (A35, A36), in the user's scope; chosen by typing (core.views.lookup)."""
+    owing = (select(FeeDue.enterprise_id).group_by(FeeDue.enterprise_id)
+             .having(func.sum(FeeDue.amount - FeeDue.paid_amount) > ZERO))
+    return select(Enterprise).where(Enterprise.id.in_(owing))
+
+
+def _enterprise_field(label: str, endpoint: str) -> LookupField:
+    return LookupField(label, [DataRequired(f"请选择{label}")], rows=owing_enterprises,
+                       endpoint=endpoint, description="输入单位编号或名称查找（只列出尚有欠缴服务费的单位）")
 
 
 def _service_organisations() -> list[tuple[int, str]]:
@@ -249,7 +259,7 @@ class FeeBalanceView(BaseView):
 # --- payments and receipts (A35, A36) -------------------------------------------------
 
 class PaymentForm(FlaskForm):
-    enterprise = SelectField("缴费单位", coerce=int, validators=[DataRequired(REQUIRED)])
+    enterprise = _enterprise_field("缴费单位", "FeePaymentView.enterprises")
     amount = _money_text("缴费金额")
     paid_on = DateField("缴费日期", validators=[DataRequired(REQUIRED)], default=date.today)
     funding_source = SelectField("资金来源（行业主管部门代缴时）",
@@ -309,14 +319,10 @@ class FeePaymentView(_StepButtons, ScopedModelView):
         if refused:
             return refused
         form = PaymentForm()
-        form.enterprise.choices = _enterprise_choices()
 
         def apply(f):
-            enterprise = db.session.get(Enterprise, f.enterprise.data)
-            if enterprise is None:
-                abort(404)
             return payments.record_payment(
-                db.session, current_actor(), enterprise=enterprise, amount=f.amount.data,
+                db.session, current_actor(), enterprise=f.enterprise.data, amount=f.amount.data,
                 paid_on=f.paid_on.data, funding_source=f.funding_source.data or None,
                 method=f.method.data, reference=f.reference.data, note=f.note.data,
                 confirm_duplicate=f.confirm_duplicate.data)
@@ -326,6 +332,13 @@ class FeePaymentView(_StepButtons, ScopedModelView):
             del form.confirm_duplicate  # asked for only when the payment looks doubled
         return done or self.render_template(FORM_TEMPLATE, form=form, title="登记缴费",
                                             cancel=url_for(".list"))
+
+    @expose("/enterprises")
+    @has_access
+    @permission_name("record")
+    def enterprises(self):
+        """The enterprise box's matches as the user types (``?term=``)."""
+        return lookup_answer(owing_enterprises(), request.args.get("term", ""))
 
     @expose("/reverse/<int:pk>", methods=["GET", "POST"])
     @has_access
@@ -367,7 +380,7 @@ class FeePaymentView(_StepButtons, ScopedModelView):
 # --- instalment plans (A36) -----------------------------------------------------------
 
 class PlanForm(FlaskForm):
-    enterprise = SelectField("申请单位", coerce=int, validators=[DataRequired(REQUIRED)])
+    enterprise = _enterprise_field("申请单位", "InstalmentPlanView.enterprises")
     years = SelectField("分期年限", coerce=int, choices=[(3, "三年"), (2, "两年"), (1, "一年")])
     start_on = DateField("计划起始日期", validators=[DataRequired(REQUIRED)], default=date.today)
     amounts = StringField("各年缴费金额（元）",
@@ -461,13 +474,11 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
         if refused:
             return refused
         form = PlanForm()
-        form.enterprise.choices = _enterprise_choices()
 
         def apply(f):
-            enterprise = db.session.get(Enterprise, f.enterprise.data)
             upload = f.document.data
             return instalments.apply_for_plan(
-                db.session, current_actor(), enterprise, years=f.years.data,
+                db.session, current_actor(), f.enterprise.data, years=f.years.data,
                 start_on=f.start_on.data, amounts=_amount_list(f.amounts.data),
                 document=upload.read() if upload else None,
                 document_name=upload.filename if upload else None,
@@ -478,6 +489,13 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
         return done or self.render_template(FORM_TEMPLATE, form=form,
                                             title="登记分期缴费申请", multipart=True,
                                             cancel=url_for(".list"))
+
+    @expose("/enterprises")
+    @has_access
+    @permission_name("apply")
+    def enterprises(self):
+        """The enterprise box's matches as the user types (``?term=``)."""
+        return lookup_answer(owing_enterprises(), request.args.get("term", ""))
 
     @expose("/step/<int:pk>/<action>", methods=["GET", "POST"])
     @has_access

@@ -105,3 +105,46 @@ def notice_pdf(b: Balance, years: list[tuple[int, Decimal]], today: date | None 
     doc.columns([("", f"收款单位：{RECEIVER}"), ("", "收款单位（盖章）"),
                  ("", cn_date(today))], space={1: 30})
     return doc.output()
+
+
+AGREEMENT_TITLE = "企业退休人员社会化管理服务费分期缴费协议"
+
+
+def agreement_pdf(plan) -> bytes:
+    """A36 (issue 14 item 19): the signed instalment agreement — the parties (the payer:
+    the enterprise, or its industry authority), the approval, the schedule, the total,
+    and the signature and stamp spaces."""
+    from plugins.fees.assessment import payer_of
+
+    enterprise = plan.enterprise
+    kind, payer = payer_of(enterprise)
+    doc = Document()
+    doc.pdf.set_title(f"{AGREEMENT_TITLE} {plan.agreement_no}")
+    doc.page(f"协议编号：{plan.agreement_no}")
+    doc.title(AGREEMENT_TITLE)
+    party_a = payer or enterprise.name
+    doc.para(f"甲方：{party_a}" + (f"（代{enterprise.name}缴纳，该单位{enterprise.status_label}）"
+                                 if kind == "industry_authority" else "")
+             + f"　单位编号：{enterprise.unit_no}", indent=False)
+    doc.para(f"乙方：{RECEIVER}", indent=False)
+    doc.para(f"甲方因经营困难，申请分期缴纳所欠企业退休人员社会化管理服务费共计"
+             f"{yuan(plan.total)}元，经乙方审核、市劳动保障部门批准"
+             f"（批准文号：{plan.approval_no or '—'}），双方约定如下：")
+    doc.para("一、分期缴费计划", bold=True, indent=False)
+    pdf = doc.pdf
+    pdf.set_font("cjk", size=10.5)
+    with pdf.table(col_widths=(30, 50, 50), text_align=("LEFT", "LEFT", "RIGHT"),
+                   line_height=7, headings_style=FontFace(fill_color=230)) as table:
+        table.row(("期次", "应缴日期", "应缴金额（元）"))
+        for i in plan.instalments:
+            table.row((f"第{i.seq}年", cn_date(i.due_on), yuan(i.amount)))
+        table.row(("合计", "", yuan(plan.total)))
+    pdf.ln(3)
+    doc.para("二、甲方按上表于应缴日期前将当期款项缴至乙方，第一年不少于总额的50%，"
+             "第二年不少于30%，第三年缴清余款。")
+    doc.para("三、甲方逾期未缴的，乙方可催缴；分期期间甲方新增退休人员的服务费按规定另行缴纳。")
+    doc.para("四、本协议一式两份，甲、乙双方各执一份，自双方签字盖章之日起生效。")
+    pdf.ln(6)
+    doc.columns([("甲方（盖章）：", "乙方（盖章）："), ("代表签字：", "代表签字："),
+                 (cn_date(plan.signed_on), cn_date(plan.signed_on))], space={0: 24})
+    return doc.output()

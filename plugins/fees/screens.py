@@ -450,6 +450,8 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
     def record_actions(self, item):
         """A36: the document, then only the steps open to this user in the plan's state."""
         actions = [("下载书面申请", url_for(".document", pk=item.id), "btn-default")]
+        if item.agreement_no:
+            actions.append(("打印分期缴费协议", url_for(".agreement", pk=item.id), "btn-default"))
         if self._permitted("can_step"):
             actions += [(*self.step_buttons[a][:1], url_for(".step", pk=item.id, action=a),
                          self.step_buttons[a][1])
@@ -532,6 +534,22 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
             plan.document, plan.document_name,
             f"instalment-application-{plan.id}{suffix if suffix.isascii() else ''}",
             plan.document_type or "application/octet-stream")
+
+    @expose("/agreement/<int:pk>")
+    @has_access
+    @permission_name("document")
+    def agreement(self, pk):
+        """A36 (issue 14 item 19): the signed 分期缴费协议, to print."""
+        plan = self.datamodel.get(pk)
+        if plan is None:
+            abort(404)
+        if not plan.agreement_no:
+            flash("该分期计划尚未签订协议", "warning")
+            return redirect(url_for(".show", pk=pk))
+        return download_response(notices.agreement_pdf(plan),
+                                 f"分期缴费协议-{plan.agreement_no}.pdf",
+                                 f"instalment-agreement-{plan.id}.pdf", "application/pdf",
+                                 inline=True)
 
 
 class InstalmentView(ScopedModelView):

@@ -230,3 +230,29 @@ def test_A36_schedule_preview(client_for, enable):
         "total": "600.01", "years": 3, "start_on": "2025-01-01"})
     assert response.status_code == 200, response.json
     assert [ln["amount"] for ln in response.json["result"]] == ["300.01", "180.01", "119.99"]
+
+
+def test_A36_signed_agreement_prints(app, owing, apply_plan, client_for, labour, pdf_text):
+    """Issue 14 item 19: the signed 分期缴费协议 prints with parties, approval, schedule,
+    total and the stamp spaces; before signing it is not offered."""
+    owing(2)
+    pk = apply_plan(start_on=date.today().isoformat()).json["id"]
+    city = client_for("city")
+    unsigned = city.get(f"/fees/plans/agreement/{pk}", follow_redirects=True)
+    assert "该分期计划尚未签订协议" in unsigned.get_data(as_text=True)
+    assert "打印分期缴费协议" not in city.get(f"/fees/plans/show/{pk}").get_data(as_text=True)
+    assert _step(city, pk, "review").status_code == 200
+    assert _step(client_for(labour), pk, "approve", approval_no="苏劳〔2025〕2号").status_code == 200
+    assert _step(city, pk, "sign", agreement_no="FQ-7",
+                 signed_on=date.today().isoformat()).status_code == 200
+    assert "打印分期缴费协议" in city.get(f"/fees/plans/show/{pk}").get_data(as_text=True)
+    printed = city.get(f"/fees/plans/agreement/{pk}")
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    assert printed.headers["Content-Disposition"] == (
+        f'inline; filename="instalment-agreement-{pk}.pdf"; '
+        f"filename*=UTF-8''{quote('分期缴费协议-FQ-7.pdf')}")
+    text = pdf_text(printed.data)
+    for expected in ("企业退休人员社会化管理服务费分期缴费协议", "协议编号：FQ-7", "甲方：苏州第一纺织厂",
+                     "苏劳〔2025〕2号", "第1年", "600.00", "合计1,200.00", "甲方（盖章）：",
+                     "乙方（盖章）："):
+        assert expected in text, (expected, text)

@@ -16,7 +16,14 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Optional
 
 from core.downloads import download_response, today_stamp
@@ -26,7 +33,7 @@ from core.regions import Region
 from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
 from core.views.lookup import LookupField, lookup_answer
-from plugins.fees import fund, instalments, notices, payments, reports
+from plugins.fees import fund, instalments, notices, payments, reports, uploads
 from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
 from plugins.fees.assessment import assess_backlog, balances
 from plugins.fees.models import (
@@ -388,6 +395,7 @@ class PlanForm(FlaskForm):
                                       "第三年余款生成")
     application_no = StringField("申请文号")
     document = FileField("书面申请（经行业主管部门提出）")
+    kept_document = HiddenField()
     note = TextAreaField("备注")
 
 
@@ -476,21 +484,36 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
         if refused:
             return refused
         form = PlanForm()
+        user = current_actor().username
+        upload, fresh = None, False  # (bytes, name, type): this request's file or the kept one
+        if request.method == "POST":
+            chosen = form.document.data
+            fresh = bool(chosen and chosen.filename)
+            upload = ((chosen.read(), chosen.filename, chosen.mimetype) if fresh
+                      else uploads.kept(form.kept_document.data, user))
 
         def apply(f):
-            upload = f.document.data
             return instalments.apply_for_plan(
                 db.session, current_actor(), f.enterprise.data, years=f.years.data,
                 start_on=f.start_on.data, amounts=_amount_list(f.amounts.data),
-                document=upload.read() if upload else None,
-                document_name=upload.filename if upload else None,
-                document_type=upload.mimetype if upload else None,
+                document=upload[0] if upload else None,
+                document_name=upload[1] if upload else None,
+                document_type=upload[2] if upload else None,
                 application_no=f.application_no.data, note=f.note.data)
         done = _run(form, "分期缴费申请", apply, url_for(".list"), message="已登记",
                     done=lambda p: url_for(".show", pk=p.id))
-        return done or self.render_template(FORM_TEMPLATE, form=form,
-                                            title="登记分期缴费申请", multipart=True,
-                                            cancel=url_for(".list"))
+        if done:
+            uploads.drop(form.kept_document.data)
+            return done
+        if fresh:  # issue 14 item 19: the file survives the failed submit
+            uploads.drop(form.kept_document.data)
+            form.kept_document.data = uploads.keep(*upload, user)
+        if upload:
+            form.document.description = f"已上传：{upload[1]}（无需重新选择；选择新文件则替换）"
+        else:
+            form.kept_document.data = ""
+        return self.render_template(FORM_TEMPLATE, form=form, title="登记分期缴费申请",
+                                    multipart=True, cancel=url_for(".list"))
 
     @expose("/enterprises")
     @has_access

@@ -1,5 +1,6 @@
-"""A35, A36 (issue 14 item 19): the balances screen's downloads — the workbook of the
-rows shown and the 催缴通知书 (payment demand) to one enterprise in arrears."""
+"""A35, A36 (issue 14 item 19): documents of the fee screens — the balances workbook of
+the rows shown, the 催缴通知书 (payment demand) to one enterprise in arrears, and the
+signed 分期缴费协议 (instalment agreement)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.pdfdoc import Document, cn_date
 from core.xlsx import safe_row
-from plugins.fees.assessment import Balance
+from plugins.fees.assessment import Balance, payer_of
 from plugins.fees.models import FeeDue
 from plugins.fees.money import ZERO, yuan
 from plugins.fees.receipts import RECEIVER
@@ -114,8 +115,6 @@ def agreement_pdf(plan) -> bytes:
     """A36 (issue 14 item 19): the signed instalment agreement — the parties (the payer:
     the enterprise, or its industry authority), the approval, the schedule, the total,
     and the signature and stamp spaces."""
-    from plugins.fees.assessment import payer_of
-
     enterprise = plan.enterprise
     kind, payer = payer_of(enterprise)
     doc = Document()

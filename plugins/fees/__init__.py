@@ -73,7 +73,7 @@ def retiree_moved(retiree, from_region, to_region):
 # department's check are the outside offices' own roles, not the IT administrator's.
 _STEP_READ = (r"can_list|can_show|can_get|can_info|menu_access|can_step|can_document"
               r"|can_transition|can_schedule|can_overdue|can_approve|can_check|can_reject")
-_FEE_SCREENS = (r"FeeBalanceView|FeeArrearsView|FundReportView|单位缴费余额|欠费清单|收支期间报表"
+_FEE_SCREENS = (r"FeeBalanceView|FundReportView|单位缴费余额|欠费清单|收支期间报表"
                 r"|社会化管理服务费")
 LABOUR_ROLE, FINANCE_ROLE = "labour_approver", "finance_checker"
 
@@ -101,7 +101,6 @@ def views():
     return [
         ViewSpec(s.FeeBalanceView, "单位缴费余额", CATEGORY, icon="fa-balance-scale",
                  category_icon="fa-jpy"),
-        ViewSpec(s.FeeArrearsView, "欠费清单", CATEGORY, icon="fa-exclamation-triangle"),
         ViewSpec(s.FeeDueView, "应缴明细", CATEGORY, icon="fa-list"),
         ViewSpec(s.FeePaymentView, "缴费登记", CATEGORY, icon="fa-money"),
         ViewSpec(s.InstalmentPlanView, "分期缴费计划", CATEGORY, icon="fa-calendar"),

@@ -22,8 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, object_session, relationship
 
 from core.scoping import ScopedMixin
 from plugins.fees.money import ZERO, Money
@@ -434,3 +438,17 @@ class FundBookEntry(ScopedMixin, Model):
     @property
     def purpose_label(self) -> str:
         return PURPOSES.get(self.purpose, self.purpose)
+
+    @property
+    def balance_after(self) -> Decimal:
+        """A39 (issue 14 item 19): the book's balance after this entry — entries in date
+        order, the same day in recording order — whatever order a list shows them in."""
+        session = object_session(self)
+        upto = (FundBookEntry.account_id == self.account_id,
+                or_(FundBookEntry.entry_on < self.entry_on,
+                    and_(FundBookEntry.entry_on == self.entry_on, FundBookEntry.id <= self.id)))
+
+        def total(kind: str) -> Decimal:
+            return session.scalar(select(func.coalesce(func.sum(FundBookEntry.amount), ZERO))
+                                  .where(FundBookEntry.kind == kind, *upto)) or ZERO
+        return total("receipt") - total("expense")

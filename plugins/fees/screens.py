@@ -12,19 +12,28 @@ from pathlib import Path
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from sqlalchemy import func, select
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Optional
 
-from core.downloads import download_response
+from core.downloads import download_response, today_stamp
 from core.errors import RuleViolation, RuleViolations, ScopeViolation
 from core.extensions import db
 from core.regions import Region
 from core.registry.models import Enterprise
 from core.views.base import ScopedModelView, interface, violation_text
-from plugins.fees import fund, instalments, payments
+from core.views.lookup import LookupField, lookup_answer
+from plugins.fees import fund, instalments, notices, payments, reports, uploads
 from plugins.fees.access import STEP_OFFICE, STEP_TITLES, current_actor, may
 from plugins.fees.assessment import assess_backlog, balances
 from plugins.fees.models import (
@@ -46,6 +55,7 @@ from plugins.fees.receipts import receipt_data, receipt_pdf
 FORM_TEMPLATE = "fees_form.html"
 LIST_TEMPLATE = "fees_model_list.html"
 SHOW_TEMPLATE = "fees_model_show.html"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REQUIRED = "此项必填"
 
 
@@ -127,9 +137,17 @@ def _money_text(label: str, required: bool = True):
                        description="单位：元，最多两位小数")
 
 
-def _enterprise_choices(arrears_only: bool = True) -> list[tuple[int, str]]:
-    rows = balances(db.session, arrears_only=arrears_only)
-    return [(b.enterprise.id, f"{b.enterprise}　欠缴{yuan(b.outstanding)}元") for b in rows]
+def owing_enterprises():
+    """Issue 14 item 19: the enterprises a payment or an instalment plan may name — those
+    still owing (A35, A36), in the user's scope; chosen by typing (core.views.lookup)."""
+    owing = (select(FeeDue.enterprise_id).group_by(FeeDue.enterprise_id)
+             .having(func.sum(FeeDue.amount - FeeDue.paid_amount) > ZERO))
+    return select(Enterprise).where(Enterprise.id.in_(owing))
+
+
+def _enterprise_field(label: str, endpoint: str) -> LookupField:
+    return LookupField(label, [DataRequired(f"请选择{label}")], rows=owing_enterprises,
+                       endpoint=endpoint, description="输入单位编号或名称查找（只列出尚有欠缴服务费的单位）")
 
 
 def _service_organisations() -> list[tuple[int, str]]:
@@ -165,22 +183,67 @@ def _totals(rows) -> dict:
             for key in ("assessed", "paid", "outstanding")}
 
 
-class _BalancePage(BaseView):
+class FeeBalanceView(BaseView):
+    """A35, A36 (issue 14 item 19): per enterprise — assessed (its retirees), paid,
+    outstanding, payer — on one screen; ``?arrears=1`` shows only those that still owe
+    (the former 欠费清单, whose address redirects here). Totals, the workbook of what is
+    shown and a 催缴通知书 per enterprise in arrears."""
+
+    route_base = "/fees/balances"
     base_permissions = ["can_list", "can_assess"]
-    arrears_only = False
-    title = "单位缴费余额"
+    method_permission_name = {"list": "list", "export": "list", "notice": "list",
+                              "assess": "assess"}
     default_view = "list"
+
+    def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
+        blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
+        blueprint.record_once(lambda state: state.app.add_url_rule(
+            "/fees/arrears/", "fees_arrears_redirect",
+            lambda: redirect(url_for(f"{self.endpoint}.list", arrears=1), code=301)))
+        return blueprint
+
+    @staticmethod
+    def _arrears_only() -> bool:
+        return request.args.get("arrears") == "1"
 
     @expose("/")
     @has_access
     def list(self):
-        rows = balances(db.session, arrears_only=self.arrears_only)
+        arrears_only = self._arrears_only()
+        rows = balances(db.session, arrears_only=arrears_only)
         can_assess = (self.appbuilder.sm.has_access("can_assess", self.class_permission_name)
                       and may(current_actor(), "pay"))
-        return self.render_template("fees_balances.html", rows=rows, title=self.title,
-                                    arrears_only=self.arrears_only, yuan=yuan,
+        return self.render_template("fees_balances.html", rows=rows,
+                                    title="欠费清单" if arrears_only else "单位缴费余额",
+                                    arrears_only=arrears_only, yuan=yuan,
                                     can_assess=can_assess, form=FlaskForm(),
                                     totals=_totals(rows))
+
+    @expose("/export")
+    @has_access
+    def export(self):
+        """The rows the screen shows (same filter), as a workbook."""
+        arrears_only = self._arrears_only()
+        title = "欠费清单" if arrears_only else "单位缴费余额"
+        data = notices.balances_xlsx(balances(db.session, arrears_only=arrears_only), title)
+        stamp = today_stamp()
+        return download_response(
+            data, f"{title}-{stamp}.xlsx",
+            f"fee-{'arrears' if arrears_only else 'balances'}-{stamp}.xlsx", XLSX)
+
+    @expose("/notice/<int:enterprise_id>")
+    @has_access
+    def notice(self, enterprise_id):
+        """The 催缴通知书 of one enterprise that owes (within the user's scope)."""
+        found = balances(db.session, arrears_only=True, enterprise_id=enterprise_id)
+        if not found:
+            flash("该单位没有欠缴服务费，无需催缴", "warning")
+            return redirect(url_for(".list", arrears=1))
+        b = found[0]
+        pdf = notices.notice_pdf(b, notices.owed_by_year(db.session, enterprise_id))
+        return download_response(pdf, f"催缴通知书-{b.enterprise.name}.pdf",
+                                 f"fee-notice-{b.enterprise.unit_no}.pdf", "application/pdf",
+                                 inline=True)
 
     @expose("/assess", methods=["POST"])
     @has_access
@@ -200,24 +263,10 @@ class _BalancePage(BaseView):
         return redirect(url_for(".list"))
 
 
-class FeeBalanceView(_BalancePage):
-    """A35: per enterprise — assessed (its retirees), paid, outstanding, payer (A36)."""
-
-    route_base = "/fees/balances"
-
-
-class FeeArrearsView(_BalancePage):
-    """A35, A36: the enterprises that still owe, with who pays and any plan."""
-
-    route_base = "/fees/arrears"
-    arrears_only = True
-    title = "欠费清单"
-
-
 # --- payments and receipts (A35, A36) -------------------------------------------------
 
 class PaymentForm(FlaskForm):
-    enterprise = SelectField("缴费单位", coerce=int, validators=[DataRequired(REQUIRED)])
+    enterprise = _enterprise_field("缴费单位", "FeePaymentView.enterprises")
     amount = _money_text("缴费金额")
     paid_on = DateField("缴费日期", validators=[DataRequired(REQUIRED)], default=date.today)
     funding_source = SelectField("资金来源（行业主管部门代缴时）",
@@ -277,14 +326,10 @@ class FeePaymentView(_StepButtons, ScopedModelView):
         if refused:
             return refused
         form = PaymentForm()
-        form.enterprise.choices = _enterprise_choices()
 
         def apply(f):
-            enterprise = db.session.get(Enterprise, f.enterprise.data)
-            if enterprise is None:
-                abort(404)
             return payments.record_payment(
-                db.session, current_actor(), enterprise=enterprise, amount=f.amount.data,
+                db.session, current_actor(), enterprise=f.enterprise.data, amount=f.amount.data,
                 paid_on=f.paid_on.data, funding_source=f.funding_source.data or None,
                 method=f.method.data, reference=f.reference.data, note=f.note.data,
                 confirm_duplicate=f.confirm_duplicate.data)
@@ -294,6 +339,13 @@ class FeePaymentView(_StepButtons, ScopedModelView):
             del form.confirm_duplicate  # asked for only when the payment looks doubled
         return done or self.render_template(FORM_TEMPLATE, form=form, title="登记缴费",
                                             cancel=url_for(".list"))
+
+    @expose("/enterprises")
+    @has_access
+    @permission_name("record")
+    def enterprises(self):
+        """The enterprise box's matches as the user types (``?term=``)."""
+        return lookup_answer(owing_enterprises(), request.args.get("term", ""))
 
     @expose("/reverse/<int:pk>", methods=["GET", "POST"])
     @has_access
@@ -335,7 +387,7 @@ class FeePaymentView(_StepButtons, ScopedModelView):
 # --- instalment plans (A36) -----------------------------------------------------------
 
 class PlanForm(FlaskForm):
-    enterprise = SelectField("申请单位", coerce=int, validators=[DataRequired(REQUIRED)])
+    enterprise = _enterprise_field("申请单位", "InstalmentPlanView.enterprises")
     years = SelectField("分期年限", coerce=int, choices=[(3, "三年"), (2, "两年"), (1, "一年")])
     start_on = DateField("计划起始日期", validators=[DataRequired(REQUIRED)], default=date.today)
     amounts = StringField("各年缴费金额（元）",
@@ -343,6 +395,7 @@ class PlanForm(FlaskForm):
                                       "第三年余款生成")
     application_no = StringField("申请文号")
     document = FileField("书面申请（经行业主管部门提出）")
+    kept_document = HiddenField()
     note = TextAreaField("备注")
 
 
@@ -405,6 +458,8 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
     def record_actions(self, item):
         """A36: the document, then only the steps open to this user in the plan's state."""
         actions = [("下载书面申请", url_for(".document", pk=item.id), "btn-default")]
+        if item.agreement_no:
+            actions.append(("打印分期缴费协议", url_for(".agreement", pk=item.id), "btn-default"))
         if self._permitted("can_step"):
             actions += [(*self.step_buttons[a][:1], url_for(".step", pk=item.id, action=a),
                          self.step_buttons[a][1])
@@ -429,23 +484,43 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
         if refused:
             return refused
         form = PlanForm()
-        form.enterprise.choices = _enterprise_choices()
+        user = current_actor().username
+        upload, fresh = None, False  # (bytes, name, type): this request's file or the kept one
+        if request.method == "POST":
+            chosen = form.document.data
+            fresh = bool(chosen and chosen.filename)
+            upload = ((chosen.read(), chosen.filename, chosen.mimetype) if fresh
+                      else uploads.kept(form.kept_document.data, user))
 
         def apply(f):
-            enterprise = db.session.get(Enterprise, f.enterprise.data)
-            upload = f.document.data
             return instalments.apply_for_plan(
-                db.session, current_actor(), enterprise, years=f.years.data,
+                db.session, current_actor(), f.enterprise.data, years=f.years.data,
                 start_on=f.start_on.data, amounts=_amount_list(f.amounts.data),
-                document=upload.read() if upload else None,
-                document_name=upload.filename if upload else None,
-                document_type=upload.mimetype if upload else None,
+                document=upload[0] if upload else None,
+                document_name=upload[1] if upload else None,
+                document_type=upload[2] if upload else None,
                 application_no=f.application_no.data, note=f.note.data)
         done = _run(form, "分期缴费申请", apply, url_for(".list"), message="已登记",
                     done=lambda p: url_for(".show", pk=p.id))
-        return done or self.render_template(FORM_TEMPLATE, form=form,
-                                            title="登记分期缴费申请", multipart=True,
-                                            cancel=url_for(".list"))
+        if done:
+            uploads.drop(form.kept_document.data)
+            return done
+        if fresh:  # issue 14 item 19: the file survives the failed submit
+            uploads.drop(form.kept_document.data)
+            form.kept_document.data = uploads.keep(*upload, user)
+        if upload:
+            form.document.description = f"已上传：{upload[1]}（无需重新选择；选择新文件则替换）"
+        else:
+            form.kept_document.data = ""
+        return self.render_template(FORM_TEMPLATE, form=form, title="登记分期缴费申请",
+                                    multipart=True, cancel=url_for(".list"))
+
+    @expose("/enterprises")
+    @has_access
+    @permission_name("apply")
+    def enterprises(self):
+        """The enterprise box's matches as the user types (``?term=``)."""
+        return lookup_answer(owing_enterprises(), request.args.get("term", ""))
 
     @expose("/step/<int:pk>/<action>", methods=["GET", "POST"])
     @has_access
@@ -482,6 +557,22 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
             plan.document, plan.document_name,
             f"instalment-application-{plan.id}{suffix if suffix.isascii() else ''}",
             plan.document_type or "application/octet-stream")
+
+    @expose("/agreement/<int:pk>")
+    @has_access
+    @permission_name("document")
+    def agreement(self, pk):
+        """A36 (issue 14 item 19): the signed 分期缴费协议, to print."""
+        plan = self.datamodel.get(pk)
+        if plan is None:
+            abort(404)
+        if not plan.agreement_no:
+            flash("该分期计划尚未签订协议", "warning")
+            return redirect(url_for(".show", pk=pk))
+        return download_response(notices.agreement_pdf(plan),
+                                 f"分期缴费协议-{plan.agreement_no}.pdf",
+                                 f"instalment-agreement-{plan.id}.pdf", "application/pdf",
+                                 inline=True)
 
 
 class InstalmentView(ScopedModelView):
@@ -658,13 +749,14 @@ class FundBookView(_StepButtons, ScopedModelView):
     datamodel = interface(FundBookEntry)
     list_title = "服务机构经费账"
     base_permissions = ["can_list", "can_show", "can_expense"]
-    list_columns = ["account", "entry_on", "kind_label", "purpose_label", "amount", "note",
-                    "recorded_by"]
+    list_columns = ["account", "entry_on", "kind_label", "purpose_label", "amount",
+                    "balance_after", "note", "recorded_by"]
     search_columns = ["account", "kind", "purpose", "entry_on"]
     base_order = ("id", "desc")
     label_columns = {"account": "账簿", "entry_on": "日期", "kind_label": "收支", "kind": "收支",
                      "purpose_label": "用途", "purpose": "用途", "amount": "金额（元）",
-                     "note": "摘要", "recorded_by": "经办人"}
+                     "balance_after": "余额（元）", "note": "摘要", "recorded_by": "经办人"}
+    formatters_columns = {"balance_after": yuan}
     list_template = LIST_TEMPLATE
     list_buttons = (("登记支出", "expense", "btn-primary", None, "can_expense"),)
 
@@ -693,9 +785,11 @@ class FundReportView(BaseView):
     route_base = "/fees/report"
     default_view = "list"
 
-    @expose("/")
-    @has_access
-    def list(self):
+    method_permission_name = {"list": "list", "export": "list", "print_report": "list"}
+
+    @staticmethod
+    def _report():
+        """The period asked for (this year so far by default) and its report."""
         today = date.today()
         try:
             date_from = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
@@ -703,9 +797,32 @@ class FundReportView(BaseView):
         except ValueError:
             flash("日期格式应为 YYYY-MM-DD", "danger")
             date_from, date_to = date(today.year, 1, 1), today
-        report = fund.period_report(db.session, date_from, date_to)
         user = g.get("ra_user")
         city = getattr(getattr(user, "region", None), "level", None) == "city"
+        return fund.period_report(db.session, date_from, date_to), city
+
+    @expose("/")
+    @has_access
+    def list(self):
+        report, city = self._report()
         accounts = db.session.execute(select(FundAccount).order_by(FundAccount.code)).scalars()
         return self.render_template("fees_report.html", report=report, city=city, yuan=yuan,
                                     accounts=list(accounts))
+
+    @expose("/export")
+    @has_access
+    def export(self):
+        """Issue 14 item 19: the period shown, as a workbook."""
+        report, city = self._report()
+        span = f"{report.date_from}_{report.date_to}"
+        return download_response(reports.report_xlsx(report, city), f"收支期间报表-{span}.xlsx",
+                                 f"fund-report-{span}.xlsx", XLSX)
+
+    @expose("/print")
+    @has_access
+    def print_report(self):
+        """Issue 14 item 19: the period shown, as a PDF to print."""
+        report, city = self._report()
+        span = f"{report.date_from}_{report.date_to}"
+        return download_response(reports.report_pdf(report, city), f"收支期间报表-{span}.pdf",
+                                 f"fund-report-{span}.pdf", "application/pdf", inline=True)

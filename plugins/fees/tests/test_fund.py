@@ -1,10 +1,13 @@
 """A37–A39: the special account — income (fees, donations, sponsorship) and spending kept
 apart; allocations by need, approved and checked; each organisation's own book; no
 balance below zero; period reports."""
+import re
 from datetime import date
 from decimal import Decimal
+from io import BytesIO
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -205,3 +208,62 @@ def test_fund_money_is_exact_on_the_database(app, donate):
             assert raw[:3] == [Decimal("0.10"), Decimal("0.20"), Decimal("0.01")]
     refused = donate("0.001")
     assert refused.status_code == 422 and "两位小数" in str(refused.json)
+
+
+@pytest.fixture
+def spent(labour, donate, finance, client_for, region_id):
+    """300 given, 200 allocated to 沧浪区 and checked, then 150.25 and 10 spent today."""
+    assert donate("300.00").status_code == 201
+    d_cl = client_for("d_cl")
+    response = d_cl.post("/fees/allocations/request", data={
+        "organisation": str(region_id(CANGLANG)), "purpose": "activities", "amount": "200",
+        "need": "重阳节活动", "note": ""})
+    pk = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    client_for(labour).post(f"/fees/allocations/step/{pk}/approve", data={"approval_no": "3"})
+    client_for(finance).post(f"/fees/allocations/step/{pk}/check", data={"checked_on": TODAY})
+    for amount, note in (("150.25", "场地租赁"), ("10", "茶水")):
+        assert d_cl.post("/fees/books/expense", data={
+            "organisation": str(region_id(CANGLANG)), "purpose": "activities",
+            "amount": amount, "entry_on": TODAY, "note": note}).status_code == 302
+    return d_cl
+
+
+def test_A39_book_list_shows_the_running_balance(spent):
+    """Issue 14 item 19: each line shows the book's balance after it, newest first."""
+    page = spent.get("/fees/books/list/").get_data(as_text=True)
+    assert "余额（元）" in page
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S)
+    balances = [re.findall(r">\s*([\d,]+\.\d\d)\s*<", row) for row in rows if "沧浪" in row]
+    assert [b[-1] for b in balances] == ["39.75", "49.75", "200.00"], balances
+
+
+def test_A38_period_report_exports_and_prints(spent, client_for, pdf_text):
+    """Issue 14 item 19: the period report as xlsx (read back) and as a PDF (text)."""
+    city = client_for("city")
+    query = f"?from={date.today().year}-01-01&to={TODAY}"
+    xlsx = city.get(f"/fees/report/export{query}")
+    assert xlsx.status_code == 200
+    span = f"{date.today().year}-01-01_{TODAY}"
+    assert f'attachment; filename="fund-report-{span}.xlsx"' in xlsx.headers["Content-Disposition"]
+    wb = load_workbook(BytesIO(xlsx.data))
+    assert wb.sheetnames == ["财政专户", "服务机构经费账"]
+    special = {r[0]: r[1] for r in wb["财政专户"].iter_rows(min_row=3, values_only=True)}
+    money = {k: Decimal(str(v)).quantize(Decimal("0.01")) for k, v in special.items()
+             if v is not None}
+    assert money["收入合计"] == Decimal("300.00") and money["支出合计"] == Decimal("200.00")
+    assert money["期末余额"] == Decimal("100.00")
+    books = {r[0]: r[1:] for r in wb["服务机构经费账"].iter_rows(min_row=2, values_only=True)}
+    [canglang] = [v for k, v in books.items() if "沧浪" in k]
+    assert [Decimal(str(v)).quantize(Decimal("0.01")) for v in canglang] == [
+        Decimal("0.00"), Decimal("200.00"), Decimal("160.25"), Decimal("39.75")]
+    printed = city.get(f"/fees/report/print{query}")
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    text = pdf_text(printed.data)
+    for expected in ("社会化管理服务费收支期间报表", "财政专户（收支两条线）", "收入合计300.00",
+                     "支出合计200.00", "期末余额100.00", "200.00160.2539.75"):
+        assert expected in text, (expected, text)
+    district = load_workbook(BytesIO(spent.get(f"/fees/report/export{query}").data))
+    assert district.sheetnames == ["服务机构经费账"]  # a district: books only
+    assert "财政专户" not in pdf_text(spent.get(f"/fees/report/print{query}").data)
+    page = city.get(f"/fees/report/{query}").get_data(as_text=True)
+    assert "导出（Excel）" in page and "打印" in page

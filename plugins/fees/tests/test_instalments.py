@@ -1,5 +1,6 @@
 """A36: hardship instalment plans — the schedule rules, the recorded steps by the right
 offices, payments counting towards instalments, overdue instalments flagged."""
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import quote
@@ -230,3 +231,73 @@ def test_A36_schedule_preview(client_for, enable):
         "total": "600.01", "years": 3, "start_on": "2025-01-01"})
     assert response.status_code == 200, response.json
     assert [ln["amount"] for ln in response.json["result"]] == ["300.01", "180.01", "119.99"]
+
+
+def test_A36_signed_agreement_prints(app, owing, apply_plan, client_for, labour, pdf_text):
+    """Issue 14 item 19: the signed 分期缴费协议 prints with parties, approval, schedule,
+    total and the stamp spaces; before signing it is not offered."""
+    owing(2)
+    pk = apply_plan(start_on=date.today().isoformat()).json["id"]
+    city = client_for("city")
+    unsigned = city.get(f"/fees/plans/agreement/{pk}", follow_redirects=True)
+    assert "该分期计划尚未签订协议" in unsigned.get_data(as_text=True)
+    assert "打印分期缴费协议" not in city.get(f"/fees/plans/show/{pk}").get_data(as_text=True)
+    assert _step(city, pk, "review").status_code == 200
+    assert _step(client_for(labour), pk, "approve", approval_no="苏劳〔2025〕2号").status_code == 200
+    assert _step(city, pk, "sign", agreement_no="FQ-7",
+                 signed_on=date.today().isoformat()).status_code == 200
+    assert "打印分期缴费协议" in city.get(f"/fees/plans/show/{pk}").get_data(as_text=True)
+    printed = city.get(f"/fees/plans/agreement/{pk}")
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    assert printed.headers["Content-Disposition"] == (
+        f'inline; filename="instalment-agreement-{pk}.pdf"; '
+        f"filename*=UTF-8''{quote('分期缴费协议-FQ-7.pdf')}")
+    text = pdf_text(printed.data)
+    for expected in ("企业退休人员社会化管理服务费分期缴费协议", "协议编号：FQ-7", "甲方：苏州第一纺织厂",
+                     "苏劳〔2025〕2号", "第1年", "600.00", "合计1,200.00", "甲方（盖章）：",
+                     "乙方（盖章）："):
+        assert expected in text, (expected, text)
+
+
+def test_A36_uploaded_application_kept_across_a_failed_submit(owing, client_for,
+                                                              enterprise_id):
+    """Issue 14 item 19: a refused application keeps its uploaded file; the next submit
+    without choosing it again records the plan with that file, and the token is then
+    used up."""
+    from io import BytesIO
+
+    owing(2)
+    city = client_for("city")
+    form = {"enterprise": str(enterprise_id(ACTIVE)), "years": "3",
+            "start_on": date.today().isoformat(), "amounts": "100,100,1000",
+            "application_no": "", "note": ""}
+    refused = city.post("/fees/plans/apply", data={
+        **form, "document": (BytesIO("困难申请".encode()), "困难申请.txt")},
+        content_type="multipart/form-data")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "50%" in page  # first year below half: refused
+    assert "已上传：困难申请.txt" in page
+    [token] = re.findall(r'<input[^>]*name="kept_document"[^>]*value="([^"]+)"', page)
+    assert city.get("/api/v1/instalment_plan/").json["count"] == 0
+    done = city.post("/fees/plans/apply", data={**form, "amounts": "", "kept_document": token},
+                     content_type="multipart/form-data")
+    assert done.status_code == 302, done.get_data(as_text=True)[:3000]
+    pk = int(done.headers["Location"].rstrip("/").split("/")[-1])
+    assert city.get(f"/fees/plans/document/{pk}").data == "困难申请".encode()
+    again = city.post("/fees/plans/apply", data={**form, "amounts": "", "kept_document": token},
+                      content_type="multipart/form-data")  # used up: no file now
+    assert again.status_code == 200 and "已上传" not in again.get_data(as_text=True)
+
+
+def test_A36_kept_upload_only_for_its_uploader(app):
+    """Issue 14 item 19: the kept file is read back only by the user who uploaded it and
+    only through a well-formed token (no path in the form reaches the disk)."""
+    from plugins.fees import uploads
+
+    with app.app_context():
+        token = uploads.keep("申请".encode(), "申请.txt", "text/plain", "city")
+        assert uploads.kept(token, "d_cl") is None
+        assert uploads.kept(token, "city") == ("申请".encode(), "申请.txt", "text/plain")
+        assert uploads.kept("../" + token[3:], "city") is None
+        uploads.drop(token)
+        assert uploads.kept(token, "city") is None

@@ -20,7 +20,7 @@ def test_A36_bankrupt_enterprise_paid_by_industry_authority(owing, pay, client_f
     [row] = client_for("city").get("/api/v1/fee_balance/").json["result"]
     assert (row["payer_kind"], row["payer_name"], row["outstanding"]) == \
         ("industry_authority", "市工投公司", "600.00")
-    arrears = client_for("city").get("/fees/arrears/").get_data(as_text=True)
+    arrears = client_for("city").get("/fees/balances/?arrears=1").get_data(as_text=True)
     assert "苏州红旗机械厂" in arrears and "行业主管部门代缴" in arrears
 
 
@@ -70,7 +70,7 @@ def test_A35_arrears_list_screen_and_cli(app, owing, pay, client_for):
     owing(2)
     owing(1, BANKRUPT, start=10)
     assert pay("1200.00").status_code == 201
-    page = client_for("city").get("/fees/arrears/").get_data(as_text=True)
+    page = client_for("city").get("/fees/balances/?arrears=1").get_data(as_text=True)
     assert "苏州红旗机械厂" in page and "苏州第一纺织厂" not in page
     balances = client_for("city").get("/fees/balances/").get_data(as_text=True)
     assert "苏州第一纺织厂" in balances and "1,200.00" in balances
@@ -108,7 +108,7 @@ def test_A35_payment_screen_records_and_links_receipt(owing, client_for, enterpr
     owing(1)
     city = client_for("city")
     form = city.get("/fees/payments/record").get_data(as_text=True)
-    assert "苏州第一纺织厂" in form and "欠缴600.00元" in form
+    assert 'ra-lookup" data-placeholder' in form and 'data-url="/fees/payments/enterprises"' in form
     response = city.post("/fees/payments/record", data={
         "enterprise": str(enterprise_id(ACTIVE)), "amount": "250.50", "paid_on": "2025-01-05",
         "funding_source": "", "method": "transfer", "reference": "", "note": ""})
@@ -119,3 +119,28 @@ def test_A35_payment_screen_records_and_links_receipt(owing, client_for, enterpr
         "enterprise": str(enterprise_id(ACTIVE)), "amount": "1000", "paid_on": "2025-01-05",
         "funding_source": "", "method": "transfer"}, follow_redirects=True)
     assert "超过该单位欠缴的服务费349.50元" in refused.get_data(as_text=True)
+
+
+def test_A35_enterprise_chosen_by_typing_on_payment_and_plan_forms(owing, pay, client_for,
+                                                                   enterprise_id):
+    """Issue 14 item 19: the enterprise box asks the server as the clerk types (code prefix
+    or part of the name), offering only enterprises that still owe, in the user's scope;
+    a posted id it could not have offered is refused in Chinese and nothing is written."""
+    owing(1)
+    owing(1, BANKRUPT, start=10)
+    city = client_for("city")
+    for url in ("/fees/payments/enterprises", "/fees/plans/enterprises"):
+        by_name = city.get(f"{url}?term=纺织").json["results"]
+        assert [r["id"] for r in by_name] == [enterprise_id(ACTIVE)], url
+        by_code = city.get(f"{url}?term=3205000").json["results"]
+        assert {r["id"] for r in by_code} == {enterprise_id(ACTIVE), enterprise_id(BANKRUPT)}
+    assert pay("600.00").status_code == 201  # paid up: no longer offered
+    assert city.get("/fees/payments/enterprises?term=纺织").json["results"] == []
+    refused = city.post("/fees/payments/record", data={
+        "enterprise": str(enterprise_id(ACTIVE)), "amount": "1.00", "paid_on": "2025-01-05",
+        "funding_source": "", "method": "transfer", "reference": "", "note": ""})
+    assert refused.status_code == 200
+    assert "所选缴费单位不存在或不可选" in refused.get_data(as_text=True)
+    assert len(city.get("/api/v1/fee_payment/").json["result"]) == 1
+    assert client_for("sup").get("/fees/payments/enterprises?term=3").status_code in (302, 403)
+    assert client_for("d_pj").get("/fees/payments/enterprises?term=3").status_code in (302, 403)

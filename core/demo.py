@@ -353,8 +353,10 @@ def insert_retirees(n: int, seed: int, batch: int = 5000) -> int:
 
 
 def build_users() -> list[tuple[str, str, str, str]]:
-    """A user for every level; returns (username, password, role, region name)."""
+    """A user for every level, and the logins the plugins' roles ask for (at the role's
+    highest level); returns (username, password, role, region name)."""
     from core.commands import create_user
+    from core.security import DEMO_LOGINS, ROLE_LEVELS
 
     sm = current_app.appbuilder.sm
     city = db.session.scalar(select(Region).where(Region.level == "city"))
@@ -371,6 +373,9 @@ def build_users() -> list[tuple[str, str, str, str]]:
             # MLPS level 3: the security and audit administrators hold no business role.
             ("seccity", "security_admin", city), ("auditcity", "audit_admin", city),
             ("secdistrict", "security_admin", district)]
+    at_level = {"city": city, "district": district, "street": street, "community": community}
+    plan += [(login, role, at_level[ROLE_LEVELS[role][0]])
+             for role, login in sorted(DEMO_LOGINS.items())]
     logins = []
     for username, role, region in plan:
         if not sm.find_user(username=username):

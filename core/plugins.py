@@ -52,13 +52,15 @@ class PluginInfo:
 class RoleSpec:
     """A role a plugin contributes (hook ``roles``): its code, Chinese title, the region
     levels it may be attached to, its rank (who may grant it) and its permission rules
-    (FAB_ROLES patterns: ``[[view regex, permission regex], ...]``)."""
+    (FAB_ROLES patterns: ``[[view regex, permission regex], ...]``); ``demo_login``: the
+    login ``retiree-admin demo`` makes for it (at the role's highest level), if any."""
 
     name: str
     title: str
     levels: tuple[str, ...]
     rank: int
     permissions: tuple[tuple[str, str], ...]
+    demo_login: str | None = None
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,8 @@ ROLES: dict[str, list[list[str]]] = {
 
 
 _PLUGIN_ROLES: set[str] = set()
+# Plugin role → the demo login ``retiree-admin demo`` makes for it (RoleSpec.demo_login).
+DEMO_LOGINS: dict[str, str] = {}
 
 
 def register_role(spec) -> None:
@@ -173,6 +175,8 @@ def register_role(spec) -> None:
     ROLE_TITLES[spec.name] = spec.title
     ROLE_LEVELS[spec.name] = tuple(spec.levels)
     ROLE_RANK[spec.name] = spec.rank
+    if spec.demo_login:
+        DEMO_LOGINS[spec.name] = spec.demo_login
 
 
 def user_region_path(user) -> str | None:

@@ -86,11 +86,11 @@ def roles():
         RoleSpec(LABOUR_ROLE, "市人社局审批", ("city",), 30, (
             (rf"^(?:{_FEE_SCREENS}|InstalmentPlanView|InstalmentView|FundAllocationView"
              r"|InstalmentPlanApi|FundAllocationApi|分期缴费计划|分期明细|经费拨付)$",
-             rf"^(?:{_STEP_READ})$"), *map(tuple, _SELF_SERVICE))),
+             rf"^(?:{_STEP_READ})$"), *map(tuple, _SELF_SERVICE)), demo_login="labour"),
         RoleSpec(FINANCE_ROLE, "市财政局核拨", ("city",), 30, (
             (rf"^(?:{_FEE_SCREENS}|FundAllocationView|FundAllocationApi|FundIncomeView"
              r"|FundBookView|经费拨付|专户收入|服务机构经费账)$",
-             rf"^(?:{_STEP_READ})$"), *map(tuple, _SELF_SERVICE))),
+             rf"^(?:{_STEP_READ})$"), *map(tuple, _SELF_SERVICE)), demo_login="finance"),
     ]
 
 

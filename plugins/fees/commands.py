@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from core.cli import fail
 from core.extensions import db
@@ -89,25 +87,3 @@ def report(date_from, date_to):
     for b in r.books:
         click.echo(f"{b.name}\t期初 {yuan(b.opening)}\t拨入 {yuan(b.received)}\t"
                    f"支出 {yuan(b.spent)}\t期末 {yuan(b.closing)}")
-
-
-DEMO_USERS = (("labour", "labour_approver", "市人社局审批（演示）"),
-              ("finance", "finance_checker", "市财政局核拨（演示）"))
-
-
-@fees_group.command("demo-users")
-@with_appcontext
-def demo_users():
-    """演示账户：市人社局审批（labour）、市财政局核拨（finance），密码同其他演示账户。"""
-    from core.commands import create_user
-    from core.demo import DEMO_PASSWORD
-    from core.regions import Region
-
-    city = db.session.scalar(select(Region).where(Region.level == "city"))
-    if city is None:
-        fail("请先运行 retiree-admin init")
-    sm = current_app.appbuilder.sm
-    for username, role, name in DEMO_USERS:
-        if not sm.find_user(username=username):
-            create_user(username, DEMO_PASSWORD, role, city.code, name=name, temporary=False)
-        click.echo(f"  {username} / {DEMO_PASSWORD} / {name} / {city.full_name}")

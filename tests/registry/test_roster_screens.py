@@ -8,7 +8,6 @@ import re
 import shutil
 from datetime import date
 
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
@@ -45,24 +44,6 @@ def _pdf_pages(pdf: bytes, tmp_path) -> list[str]:
     out = run([exe, "-raw", "-enc", "UTF-8", str(src), "-"], check=True, capture_output=True,
               seconds=60, waiting_for="pdftotext to read the batch PDF").stdout
     return [re.sub(r"\s+", "", page) for page in out.decode("utf-8").split("\f")[:-1]]
-
-
-@pytest.fixture
-def clerk(client_for):
-    """The clerk of 东园社区 (c_cl11)."""
-    return client_for("c_cl11")
-
-
-@pytest.fixture
-def create(clerk, retiree_payload):
-    """Register a retiree in 东园社区 through the API as its clerk."""
-
-    def make(n: int = 1, **overrides) -> int:
-        response = clerk.post("/api/v1/retiree/", json=retiree_payload(n, **overrides))
-        assert response.status_code == 201, response.json
-        return response.json["id"]
-
-    return make
 
 
 def _die(clerk, pk, on: str = "2025-01-05") -> None:

@@ -53,6 +53,7 @@ from plugins.fees.money import ZERO, yuan
 from plugins.fees.receipts import receipt_data, receipt_pdf
 
 FORM_TEMPLATE = "fees_form.html"
+PLAN_FORM_TEMPLATE = "fees_plan_form.html"
 LIST_TEMPLATE = "fees_model_list.html"
 SHOW_TEMPLATE = "fees_model_show.html"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -85,9 +86,10 @@ def _show_refusal(form, exc) -> None:
     others, and a pointer to them, at the top of the page."""
     violations = exc.violations if isinstance(exc, RuleViolations) else \
         [exc] if isinstance(exc, RuleViolation) else []
-    beside = [v for v in violations if v.field and v.field in form]
+    field_for = getattr(form, "field_for", lambda v: v.field)
+    beside = [v for v in violations if field_for(v) and field_for(v) in form]
     for v in beside:
-        form[v.field].errors = [*form[v.field].errors, v.message]
+        form[field_for(v)].errors = [*form[field_for(v)].errors, v.message]
     rest = [v.message for v in violations if v not in beside] or \
         ([] if violations else [violation_text(exc)])
     if beside:
@@ -390,18 +392,47 @@ class PlanForm(FlaskForm):
     enterprise = _enterprise_field("申请单位", "InstalmentPlanView.enterprises")
     years = SelectField("分期年限", coerce=int, choices=[(3, "三年"), (2, "两年"), (1, "一年")])
     start_on = DateField("计划起始日期", validators=[DataRequired(REQUIRED)], default=date.today)
-    amounts = StringField("各年缴费金额（元）",
-                          description="用逗号分隔，如 3000,1800,1200；不填则按第一年50%、第二年30%、"
-                                      "第三年余款生成")
+    amount_1 = StringField("第一年缴费金额（元）", render_kw={"inputmode": "decimal"},
+                           description="不少于应缴总额的50%；三栏都不填则按第一年50%、第二年30%、"
+                                       "第三年余款生成")
+    amount_2 = StringField("第二年缴费金额（元）", render_kw={"inputmode": "decimal"},
+                           description="不少于应缴总额的30%，余额不足30%的须全部缴清")
+    amount_3 = StringField("第三年缴费金额（元）", render_kw={"inputmode": "decimal"},
+                           description="缴清余款")
     application_no = StringField("申请文号")
     document = FileField("书面申请（经行业主管部门提出）")
     kept_document = HiddenField()
     note = TextAreaField("备注")
 
+    YEAR_WORDS = ("第一年", "第二年", "第三年")
 
-def _amount_list(text: str | None) -> list[str] | None:
-    parts = [p.strip() for p in (text or "").replace("，", ",").split(",") if p.strip()]
-    return parts or None
+    def field_for(self, violation) -> str | None:
+        """A36: the schedule's refusals beside the year's box they are about (the rest
+        under the first year's; the remainder under the last year's)."""
+        if violation.field != "amounts":
+            return violation.field
+        years = self.years.data or 3
+        for n, word in enumerate(self.YEAR_WORDS, start=1):
+            if violation.message.startswith(word):
+                return f"amount_{min(n, years)}"
+        return "amount_1"
+
+    def amounts(self) -> list[str] | None:
+        """The years' amounts as typed (None: all blank, the default schedule). A box of
+        a year the plan has is required once any is filled; a box past the plan's years
+        must stay blank."""
+        boxes = [self.amount_1, self.amount_2, self.amount_3]
+        years = self.years.data
+        values = [(b.data or "").strip().replace(",", "").replace("，", "") for b in boxes]
+        if not any(values):
+            return None
+        refusals = [RuleViolation(f"请填写{b.label.text[:3]}的缴费金额", b.name)
+                    for b, v in zip(boxes[:years], values[:years], strict=True) if not v]
+        refusals += [RuleViolation(f"分期{years}年，{b.label.text[:3]}不填", b.name)
+                     for b, v in zip(boxes[years:], values[years:], strict=True) if v]
+        if refusals:
+            raise RuleViolations(refusals)
+        return values[:years]
 
 
 STEP_FORMS = {
@@ -495,7 +526,7 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
         def apply(f):
             return instalments.apply_for_plan(
                 db.session, current_actor(), f.enterprise.data, years=f.years.data,
-                start_on=f.start_on.data, amounts=_amount_list(f.amounts.data),
+                start_on=f.start_on.data, amounts=f.amounts(),
                 document=upload[0] if upload else None,
                 document_name=upload[1] if upload else None,
                 document_type=upload[2] if upload else None,
@@ -512,7 +543,7 @@ class InstalmentPlanView(_StepButtons, ScopedModelView):
             form.document.description = f"已上传：{upload[1]}（无需重新选择；选择新文件则替换）"
         else:
             form.kept_document.data = ""
-        return self.render_template(FORM_TEMPLATE, form=form, title="登记分期缴费申请",
+        return self.render_template(PLAN_FORM_TEMPLATE, form=form, title="登记分期缴费申请",
                                     multipart=True, cancel=url_for(".list"))
 
     @expose("/enterprises")

@@ -158,7 +158,7 @@ def test_A36_plan_screens(owing, client_for, enterprise_id):
 
     response = city.post("/fees/plans/apply", data={
         "enterprise": str(enterprise_id(ACTIVE)), "years": "2",
-        "start_on": date.today().isoformat(), "amounts": "", "application_no": "",
+        "start_on": date.today().isoformat(), "application_no": "",
         "note": "", "document": (BytesIO("书面申请".encode()), "申请.txt")},
         content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
@@ -269,7 +269,8 @@ def test_A36_uploaded_application_kept_across_a_failed_submit(owing, client_for,
     owing(2)
     city = client_for("city")
     form = {"enterprise": str(enterprise_id(ACTIVE)), "years": "3",
-            "start_on": date.today().isoformat(), "amounts": "100,100,1000",
+            "start_on": date.today().isoformat(),
+            "amount_1": "100", "amount_2": "100", "amount_3": "1000",
             "application_no": "", "note": ""}
     refused = city.post("/fees/plans/apply", data={
         **form, "document": (BytesIO("困难申请".encode()), "困难申请.txt")},
@@ -279,14 +280,61 @@ def test_A36_uploaded_application_kept_across_a_failed_submit(owing, client_for,
     assert "已上传：困难申请.txt" in page
     [token] = re.findall(r'<input[^>]*name="kept_document"[^>]*value="([^"]+)"', page)
     assert city.get("/api/v1/instalment_plan/").json["count"] == 0
-    done = city.post("/fees/plans/apply", data={**form, "amounts": "", "kept_document": token},
+    done = city.post("/fees/plans/apply", data={**form, **BLANK_YEARS, "kept_document": token},
                      content_type="multipart/form-data")
     assert done.status_code == 302, done.get_data(as_text=True)[:3000]
     pk = int(done.headers["Location"].rstrip("/").split("/")[-1])
     assert city.get(f"/fees/plans/document/{pk}").data == "困难申请".encode()
-    again = city.post("/fees/plans/apply", data={**form, "amounts": "", "kept_document": token},
+    again = city.post("/fees/plans/apply", data={**form, **BLANK_YEARS, "kept_document": token},
                       content_type="multipart/form-data")  # used up: no file now
     assert again.status_code == 200 and "已上传" not in again.get_data(as_text=True)
+
+
+BLANK_YEARS = {"amount_1": "", "amount_2": "", "amount_3": ""}
+
+
+def test_A36_yearly_amounts_in_three_boxes_with_errors_beside_them(owing, client_for,
+                                                                  enterprise_id):
+    """Issue 14 item 19: one box a year, a refusal under the year's box it is about, a
+    missing year's box named, a box past the plan's years refused, and the live share
+    hints on the page; nothing recorded until the schedule keeps the rules."""
+    from io import BytesIO
+
+    owing(2)  # 1,200 yuan owed
+    city = client_for("city")
+    form = {"enterprise": str(enterprise_id(ACTIVE)), "start_on": date.today().isoformat(),
+            "application_no": "", "note": ""}
+
+    def errors_beside(page: str) -> dict[str, list[str]]:
+        found = {}
+        for n in (1, 2, 3):
+            block = page.split(f'id="amount_{n}"', 1)[1].split('class="form-group"', 1)[0]
+            found[n] = re.findall(r'<p class="text-danger">([^<]+)</p>', block)
+        return found
+
+    def post(years: str, *amounts: str):
+        return city.post("/fees/plans/apply", content_type="multipart/form-data", data={
+            **form, "years": years, **dict(zip(("amount_1", "amount_2", "amount_3"),
+                                               amounts, strict=False)),
+            "document": (BytesIO("申请".encode()), "申请.txt")})
+
+    page = city.get("/fees/plans/apply").get_data(as_text=True)
+    assert all(f'id="amount_{n}"' in page for n in (1, 2, 3)) and "ra-share" in page
+    low = post("3", "500", "500", "200").get_data(as_text=True)
+    beside = errors_beside(low)
+    assert any("第一年缴费不得少于应缴总额的50%" in e for e in beside[1]), beside
+    assert not beside[2] and not beside[3]
+    second = errors_beside(post("3", "700", "100", "400").get_data(as_text=True))
+    assert any("第二年缴费不得少于应缴总额的30%" in e for e in second[2]), second
+    missing = errors_beside(post("3", "700", "", "140").get_data(as_text=True))
+    assert missing[2] == ["请填写第二年的缴费金额"], missing
+    past = errors_beside(post("2", "700", "500", "1").get_data(as_text=True))
+    assert past[3] == ["分期2年，第三年不填"], past
+    assert city.get("/api/v1/instalment_plan/").json["count"] == 0
+    done = post("2", "700", "500")
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    plan = city.get("/api/v1/instalment_plan/").json["result"][0]
+    assert plan["years"] == 2
 
 
 def test_A36_kept_upload_only_for_its_uploader(app):

@@ -197,13 +197,6 @@ class FeeBalanceView(BaseView):
                               "assess": "assess"}
     default_view = "list"
 
-    def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
-        blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
-        blueprint.record_once(lambda state: state.app.add_url_rule(
-            "/fees/arrears/", "fees_arrears_redirect",
-            lambda: redirect(url_for(f"{self.endpoint}.list", arrears=1), code=301)))
-        return blueprint
-
     @staticmethod
     def _arrears_only() -> bool:
         return request.args.get("arrears") == "1"

@@ -13,14 +13,12 @@ from sqlalchemy import select
 from plugins.fees.tests.conftest import ACTIVE, BANKRUPT
 
 
-def test_A35_one_balances_screen_with_arrears_filter_and_old_address(owing, pay, client_for):
+def test_A35_one_balances_screen_with_arrears_filter(owing, pay, client_for):
     owing(2)
     owing(1, BANKRUPT, start=10)
     assert pay("1200.00").status_code == 201
     city = client_for("city")
-    old = city.get("/fees/arrears/")
-    assert old.status_code == 301 and old.location.endswith("/fees/balances/?arrears=1")
-    page = city.get("/fees/arrears/", follow_redirects=True).get_data(as_text=True)
+    page = city.get("/fees/balances/?arrears=1").get_data(as_text=True)
     assert "欠费清单" in page and "苏州红旗机械厂" in page and "苏州第一纺织厂" not in page
     assert "打印催缴通知书" in page and "导出本表" in page
     menu = city.get("/fees/balances/").get_data(as_text=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -62,7 +62,16 @@ def can_call(endpoint: str) -> bool:
 
 
 def can_open(url: str, method: str = "GET") -> bool:
-    """The current user may open ``url`` (same-site; another site's URL: True)."""
+    """The current user may open ``url`` (same-site; another site's URL: True). Answered
+    once per request and address: the navbar asks for a category's entries again for
+    each entry, and a page asks for the same links in several places."""
+    known = g.setdefault("ra_can_open", {})
+    if (url, method) not in known:
+        known[url, method] = _can_open(url, method)
+    return known[url, method]
+
+
+def _can_open(url: str, method: str) -> bool:
     if not url:
         return False
     parts = urlsplit(url)
